@@ -1,0 +1,116 @@
+# samepage — KSM per container, from outside.
+# Targets: all (default), check, deps, demo, install, clean, sanitize.
+# Area-specific targets live in */*.mk fragments included at the bottom.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= gcc
+AR ?= ar
+ARCH ?= $(shell $(CC) -dumpmachine | cut -d- -f1)
+B := build
+
+CFLAGS ?= -O2 -g
+SP_CFLAGS := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow \
+	-Werror=implicit-function-declaration -D_GNU_SOURCE \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+	-DSAMEPAGE_VERSION='"$(VERSION)"' -I.
+SP_LDFLAGS := -pie -Wl,-z,relro,-z,now
+LIBS := -ljson-c
+
+ifeq ($(SANITIZE),1)
+CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+SP_LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(wildcard lib/*.c oci/*.c cgroupfs/*.c) cgroupfs/arch/$(ARCH).c
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CMD_SRCS := $(wildcard cmd/*.c)
+CMD_OBJS := $(CMD_SRCS:%.c=$(B)/obj/%.o)
+HOOK_SRCS := $(wildcard hooks/*.c)
+HOOK_OBJS := $(HOOK_SRCS:%.c=$(B)/obj/%.o)
+UNIT_SRCS := $(wildcard test/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
+HDRS := $(wildcard lib/*.h oci/*.h cgroupfs/*.h cgroupfs/arch/*.h cmd/*.h hooks/*.h)
+
+# Area fragments (kernel/, packaging/, bench/) add targets, CHECK_EXTRA and
+# EXTRA_DEB_DEPS.
+.DEFAULT_GOAL := all
+
+.PHONY: all check check-unit check-integration check-cross deps deps-check demo install clean sanitize
+all: $(B)/samepage-hook $(B)/samepage
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libsamepage.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/samepage-hook: $(HOOK_OBJS) $(B)/libsamepage.a
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(B)/libsamepage.a $(LIBS)
+
+$(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(B)/libsamepage.a $(LIBS)
+
+$(B)/test/%: test/unit/%.c $(B)/libsamepage.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) -lcmocka
+
+# Debian packages the build, the tests and the demo need.
+DEB_DEPS = build-essential pkg-config libjson-c-dev libcap-dev libseccomp-dev \
+	libcgroup-dev libcmocka-dev bats bats-assert bats-support runc crun \
+	busybox-static jq util-linux procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+DEB_DEPS += $(EXTRA_DEB_DEPS)
+
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_DEPS)
+
+# Installs only when something is missing, so a warm machine pays nothing.
+deps-check:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_DEPS) 2>/dev/null | \
+		awk '$$NF != "installed" {print $$1}'; \
+		for p in $(DEB_DEPS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing missing Debian packages:" $$missing; \
+		$(MAKE) --no-print-directory deps; \
+	fi
+
+check: deps-check
+	$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(MAKE) --no-print-directory check-unit check-cross check-integration $(CHECK_EXTRA)
+
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# aarch64 must at least compile: the arch-specific injection and its caller.
+check-cross:
+	@mkdir -p $(B)/cross
+	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/arch.o cgroupfs/arch/aarch64.c
+	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/inject.o cgroupfs/inject.c
+
+check-integration: all
+	SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} bats --print-output-on-failure test/integration
+
+demo: deps-check all
+	bash test/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/samepage
+	install -m 0755 $(B)/samepage $(DESTDIR)$(BINDIR)/samepage
+	install -m 0755 $(B)/samepage-hook $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-hook
+
+sanitize:
+	$(MAKE) clean
+	$(MAKE) SANITIZE=1 check-unit
+
+clean:
+	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
+
+-include $(wildcard */*.mk)
