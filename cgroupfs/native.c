@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "../lib/fileio.h"
+#include "native.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Generous bounds for kernel-generated files. */
+#define CGROUP_FILE_MAX (64 * 1024)
+#define MOUNTINFO_MAX (4 * 1024 * 1024)
+
+static char *cgroup2_root;          /* cached lookup, or the testing override */
+static bool cgroup2_root_looked_up;
+static int available_cached = -1;   /* -1: unknown, 0/1: cached answer */
+
+void ksm_native_set_root_for_testing(const char *root)
+{
+	free(cgroup2_root);
+	cgroup2_root = root ? strdup(root) : NULL;
+	cgroup2_root_looked_up = root != NULL;
+	available_cached = -1;
+}
+
+static bool is_cgroup2(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && (unsigned long)sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* Undo mountinfo's octal escapes (\040 for space and so on) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/* The first cgroup2 mount whose root is the namespace's cgroup root, so that
+ * /proc/<pid>/cgroup paths can be joined to it. */
+static char *cgroup2_root_from_mountinfo(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	char *line, *save = NULL;
+
+	if (read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &buf, NULL, NULL) < 0)
+		return NULL;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sep = strstr(line, " - ");
+		char *fields[5], *p = line, *tok, *fsave = NULL;
+		int n = 0;
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		*sep = '\0';
+		/* mount id, parent id, major:minor, root, mount point */
+		for (tok = strtok_r(p, " ", &fsave); tok && n < 5; tok = strtok_r(NULL, " ", &fsave))
+			fields[n++] = tok;
+		if (n < 5 || strcmp(fields[3], "/") != 0)
+			continue;
+		unescape_mountinfo(fields[4]);
+		return strdup(fields[4]);
+	}
+	return NULL;
+}
+
+const char *ksm_native_cgroup2_root(void)
+{
+	if (cgroup2_root_looked_up)
+		return cgroup2_root;
+	cgroup2_root_looked_up = true;
+	/* Fast paths: unified hierarchy, then systemd's hybrid layout.  One
+	 * statfs each instead of reading the whole mount table. */
+	if (is_cgroup2("/sys/fs/cgroup"))
+		cgroup2_root = strdup("/sys/fs/cgroup");
+	else if (is_cgroup2("/sys/fs/cgroup/unified"))
+		cgroup2_root = strdup("/sys/fs/cgroup/unified");
+	else
+		cgroup2_root = cgroup2_root_from_mountinfo();
+	return cgroup2_root;
+}
+
+/* Whether the whitespace-separated list contains word. */
+static bool list_has_word(const char *list, const char *word)
+{
+	size_t wlen = strlen(word);
+	const char *p = list;
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t\n");
+		n = strcspn(p, " \t\n");
+		if (n == wlen && strncmp(p, word, wlen) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static int cgroup_file_has_word(const char *dir, const char *file, const char *word, bool *has,
+				sp_error_t *err)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	int ret;
+
+	if (asprintf(&path, "%s/%s", dir, file) < 0)
+		return sp_error_set(err, ENOMEM, "read `%s/%s`", dir, file);
+	ret = read_file_bounded(AT_FDCWD, path, CGROUP_FILE_MAX, &buf, NULL, err);
+	if (ret < 0)
+		return ret;
+	*has = list_has_word(buf, word);
+	return 0;
+}
+
+bool ksm_native_available(void)
+{
+	const char *root;
+	bool has = false;
+
+	if (available_cached >= 0)
+		return available_cached;
+	root = ksm_native_cgroup2_root();
+	if (root && cgroup_file_has_word(root, "cgroup.controllers", "ksm", &has, NULL) < 0)
+		has = false;
+	available_cached = has;
+	return has;
+}
+
+int ksm_native_cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
+{
+	_cleanup_free_ char *file = NULL, *buf = NULL;
+	const char *root = ksm_native_cgroup2_root();
+	char *line, *save = NULL;
+	int ret;
+
+	if (!root)
+		return sp_error_set(err, ENOENT, "no cgroup2 hierarchy is mounted");
+	if (asprintf(&file, "/proc/%d/cgroup", (int)pid) < 0)
+		return sp_error_set(err, ENOMEM, "cgroup of pid %d", (int)pid);
+	ret = read_file_bounded(AT_FDCWD, file, CGROUP_FILE_MAX, &buf, NULL, err);
+	if (ret < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *rel;
+
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		rel = line + 3;
+		if (rel[0] != '/')
+			return sp_error_set(err, 0, "`%s`: cgroup2 path `%s` is not absolute", file, rel);
+		/* A path outside our cgroup namespace shows as "/.." and cannot
+		 * be reached from our mount. */
+		if (strstr(rel, "/..") || strstr(rel, " (deleted)"))
+			return sp_error_set(err, 0, "`%s`: cgroup2 path `%s` is not reachable", file, rel);
+		if (strcmp(rel, "/") == 0)
+			rel = "";
+		if (asprintf(path, "%s%s", root, rel) < 0)
+			return sp_error_set(err, ENOMEM, "cgroup of pid %d", (int)pid);
+		return 0;
+	}
+	return sp_error_set(err, ENOENT, "`%s` has no cgroup2 (\"0::\") line", file);
+}
+
+/* Make sure the controller is in dir/cgroup.subtree_control. */
+static int enable_in_subtree(const char *dir, sp_error_t *err)
+{
+	_cleanup_free_ char *file = NULL;
+	bool has = false;
+	int ret;
+
+	ret = cgroup_file_has_word(dir, "cgroup.subtree_control", "ksm", &has, err);
+	if (ret < 0 || has)
+		return ret;
+	if (asprintf(&file, "%s/cgroup.subtree_control", dir) < 0)
+		return sp_error_set(err, ENOMEM, "enable ksm in `%s`", dir);
+	return write_file_str(file, "+ksm", err);
+}
+
+int ksm_native_enable(const char *path, bool on, sp_error_t *err)
+{
+	_cleanup_free_ char *dir = NULL, *file = NULL;
+	const char *root = ksm_native_cgroup2_root();
+	size_t rlen, len;
+	char *p;
+	int ret;
+
+	if (!root)
+		return sp_error_set(err, ENOENT, "no cgroup2 hierarchy is mounted");
+	rlen = strlen(root);
+	/* "/" as a root would make every path's first component a child */
+	if (rlen == 1 && root[0] == '/')
+		rlen = 0;
+	if (strncmp(path, root, rlen) != 0 || path[rlen] != '/' || path[rlen + 1] == '\0')
+		return sp_error_set(err, EINVAL, "`%s` is not a cgroup below the cgroup2 root `%s`", path, root);
+	if (strstr(path, "/../") || (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+		return sp_error_set(err, EINVAL, "`%s`: `..` is not allowed in a cgroup path", path);
+
+	dir = strdup(path);
+	if (!dir)
+		return sp_error_set(err, ENOMEM, "enable ksm for `%s`", path);
+	len = strlen(dir);
+	while (len > rlen + 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+
+	/* Walk root, root/a, root/a/b, ... down to the parent of path: each
+	 * level can only enable what its parent passed down. */
+	if (rlen == 0) {
+		ret = enable_in_subtree("/", err);
+	} else {
+		dir[rlen] = '\0';
+		ret = enable_in_subtree(dir, err);
+		dir[rlen] = '/';
+	}
+	if (ret < 0)
+		return ret;
+	for (p = strchr(dir + rlen + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		ret = enable_in_subtree(dir, err);
+		*p = '/';
+		if (ret < 0)
+			return ret;
+	}
+
+	if (asprintf(&file, "%s/ksm.enable", dir) < 0)
+		return sp_error_set(err, ENOMEM, "enable ksm for `%s`", path);
+	return write_file_str(file, on ? "1" : "0", err);
+}
+
+int ksm_native_enabled(const char *path, bool *on, sp_error_t *err)
+{
+	_cleanup_free_ char *file = NULL, *val = NULL;
+	int ret;
+
+	if (asprintf(&file, "%s/ksm.enable", path) < 0)
+		return sp_error_set(err, ENOMEM, "read ksm.enable of `%s`", path);
+	ret = read_file_line(file, &val, err);
+	if (ret < 0)
+		return ret;
+	if (strcmp(val, "0") == 0)
+		*on = false;
+	else if (strcmp(val, "1") == 0)
+		*on = true;
+	else
+		return sp_error_set(err, 0, "`%s`: unexpected value `%s`", file, val);
+	return 0;
+}
+
+enum {
+	STAT_RMAP_ITEMS,
+	STAT_ZERO_PAGES,
+	STAT_MERGING_PAGES,
+	STAT_PROCESS_PROFIT,
+	STAT_NR_PROCESSES,
+	STAT_NR_MERGE_ANY,
+	STAT_KEYS,
+};
+
+static const char *const stat_keys[STAT_KEYS] = {
+	[STAT_RMAP_ITEMS] = "ksm_rmap_items",
+	[STAT_ZERO_PAGES] = "ksm_zero_pages",
+	[STAT_MERGING_PAGES] = "ksm_merging_pages",
+	[STAT_PROCESS_PROFIT] = "ksm_process_profit",
+	[STAT_NR_PROCESSES] = "nr_processes",
+	[STAT_NR_MERGE_ANY] = "nr_merge_any",
+};
+
+static int parse_stat_value(int key, const char *s, struct ksm_cg_stat *st)
+{
+	char *end = NULL;
+
+	errno = 0;
+	if (key == STAT_PROCESS_PROFIT) {
+		long long v = strtoll(s, &end, 10);
+
+		if (errno || end == s || *end)
+			return -EINVAL;
+		st->process_profit = v;
+		return 0;
+	}
+	if (*s == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (errno || end == s || *end)
+		return -EINVAL;
+	switch (key) {
+	case STAT_RMAP_ITEMS:
+		st->rmap_items = v;
+		break;
+	case STAT_ZERO_PAGES:
+		st->zero_pages = v;
+		break;
+	case STAT_MERGING_PAGES:
+		st->merging_pages = v;
+		break;
+	case STAT_NR_PROCESSES:
+		st->nr_processes = v;
+		break;
+	case STAT_NR_MERGE_ANY:
+		st->nr_merge_any = v;
+		break;
+	}
+	return 0;
+}
+
+int ksm_native_parse_stat(const char *text, const char *what, struct ksm_cg_stat *st, sp_error_t *err)
+{
+	_cleanup_free_ char *buf = strdup(text);
+	struct ksm_cg_stat out = { 0 };
+	bool seen[STAT_KEYS] = { false };
+	char *line, *save = NULL;
+
+	if (!buf)
+		return sp_error_set(err, ENOMEM, "parse `%s`", what);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *value = strchr(line, ' ');
+		int k;
+
+		if (!value)
+			continue;
+		*value++ = '\0';
+		for (k = 0; k < STAT_KEYS; k++)
+			if (strcmp(line, stat_keys[k]) == 0)
+				break;
+		if (k == STAT_KEYS)
+			continue;
+		if (parse_stat_value(k, value, &out) < 0)
+			return sp_error_set(err, 0, "`%s`: bad value `%s` for %s", what, value, line);
+		seen[k] = true;
+	}
+	for (int k = 0; k < STAT_KEYS; k++)
+		if (!seen[k])
+			return sp_error_set(err, 0, "`%s`: no %s line", what, stat_keys[k]);
+	*st = out;
+	return 0;
+}
+
+int ksm_native_stat(const char *path, struct ksm_cg_stat *st, sp_error_t *err)
+{
+	_cleanup_free_ char *file = NULL, *buf = NULL;
+	int ret;
+
+	if (asprintf(&file, "%s/ksm.stat", path) < 0)
+		return sp_error_set(err, ENOMEM, "read ksm.stat of `%s`", path);
+	ret = read_file_bounded(AT_FDCWD, file, CGROUP_FILE_MAX, &buf, NULL, err);
+	if (ret < 0)
+		return ret;
+	return ksm_native_parse_stat(buf, file, st, err);
+}
