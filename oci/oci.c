@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "../lib/cleanup.h"
+#include "oci.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
+
+static int dup_string_field(json_object *root, const char *key, bool required, char **out, sp_error_t *err)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(root, key, &v) || json_object_is_type(v, json_type_null)) {
+		if (required)
+			return sp_error_set(err, 0, "OCI state: missing `%s`", key);
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return sp_error_set(err, 0, "OCI state: `%s` is not a string", key);
+	*out = strdup(json_object_get_string(v));
+	if (!*out)
+		return sp_error_set(err, ENOMEM, "OCI state: `%s`", key);
+	return 0;
+}
+
+static int parse_pid(json_object *root, bool need_pid, pid_t *pid, sp_error_t *err)
+{
+	json_object *v;
+	int64_t n;
+
+	*pid = 0;
+	if (!json_object_object_get_ex(root, "pid", &v) || json_object_is_type(v, json_type_null)) {
+		if (need_pid)
+			return sp_error_set(err, 0, "OCI state: missing `pid`");
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return sp_error_set(err, 0, "OCI state: `pid` is not an integer: %s",
+				    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno == ERANGE || n < 0 || n > INT_MAX)
+		return sp_error_set(err, 0, "OCI state: `pid` out of range: %s",
+				    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	if (n == 0 && need_pid)
+		return sp_error_set(err, 0, "OCI state: `pid` must be a positive integer, got 0");
+	*pid = (pid_t)n;
+	return 0;
+}
+
+static int parse_annotations(json_object *root, struct oci_state *st, sp_error_t *err)
+{
+	json_object *anns;
+	size_t i = 0;
+
+	if (!json_object_object_get_ex(root, "annotations", &anns) || json_object_is_type(anns, json_type_null))
+		return 0;
+	if (!json_object_is_type(anns, json_type_object))
+		return sp_error_set(err, 0, "OCI state: `annotations` is not an object");
+
+	st->annotations = calloc(json_object_object_length(anns) + 1, sizeof(*st->annotations));
+	if (!st->annotations)
+		return sp_error_set(err, ENOMEM, "OCI state: annotations");
+
+	json_object_object_foreach(anns, key, val) {
+		if (!json_object_is_type(val, json_type_string))
+			return sp_error_set(err, 0, "OCI state: annotation `%s` is not a string", key);
+		st->annotations[i].key = strdup(key);
+		st->annotations[i].value = strdup(json_object_get_string(val));
+		if (!st->annotations[i].key || !st->annotations[i].value) {
+			st->n_annotations = i + 1;
+			return sp_error_set(err, ENOMEM, "OCI state: annotations");
+		}
+		i++;
+	}
+	st->n_annotations = i;
+	return 0;
+}
+
+int oci_state_parse(const char *buf, size_t len, bool need_pid, struct oci_state *st, sp_error_t *err)
+{
+	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (len > OCI_STATE_MAX)
+		return sp_error_set(err, EFBIG, "OCI state is larger than %d bytes", OCI_STATE_MAX);
+	if (len == 0)
+		return sp_error_set(err, 0, "OCI state: empty input (expected the state JSON on stdin)");
+
+	tok = json_tokener_new();
+	if (!tok)
+		return sp_error_set(err, ENOMEM, "OCI state");
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success)
+		return sp_error_set(err, 0, "OCI state: not valid JSON: %s",
+				    json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_success ?
+							    json_tokener_continue : json_tokener_get_error(tok)));
+	if (json_tokener_get_parse_end(tok) < len) {
+		size_t k;
+		for (k = json_tokener_get_parse_end(tok); k < len; k++)
+			if (buf[k] != ' ' && buf[k] != '\n' && buf[k] != '\t' && buf[k] != '\r' && buf[k] != '\0')
+				return sp_error_set(err, 0, "OCI state: not valid JSON: trailing data at byte %zu", k);
+	}
+	if (!json_object_is_type(root, json_type_object))
+		return sp_error_set(err, 0, "OCI state: not a JSON object");
+
+	ret = dup_string_field(root, "ociVersion", false, &st->oci_version, err);
+	if (ret == 0)
+		ret = dup_string_field(root, "id", true, &st->id, err);
+	if (ret == 0)
+		ret = dup_string_field(root, "status", false, &st->status, err);
+	if (ret == 0)
+		ret = dup_string_field(root, "bundle", false, &st->bundle, err);
+	if (ret == 0)
+		ret = parse_pid(root, need_pid, &st->pid, err);
+	if (ret == 0)
+		ret = parse_annotations(root, st, err);
+	if (ret == 0 && st->id[0] == '\0')
+		ret = sp_error_set(err, 0, "OCI state: `id` is empty");
+	if (ret < 0)
+		oci_state_free(st);
+	return ret;
+}
+
+void oci_state_free(struct oci_state *st)
+{
+	size_t i;
+
+	free(st->oci_version);
+	free(st->id);
+	free(st->status);
+	free(st->bundle);
+	for (i = 0; st->annotations && i < st->n_annotations; i++) {
+		free(st->annotations[i].key);
+		free(st->annotations[i].value);
+	}
+	free(st->annotations);
+	memset(st, 0, sizeof(*st));
+}
+
+const char *oci_state_annotation(const struct oci_state *st, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_annotations; i++)
+		if (strcmp(st->annotations[i].key, key) == 0)
+			return st->annotations[i].value;
+	return NULL;
+}
+
+int oci_parse_bool(const char *value, bool *out)
+{
+	if (strcmp(value, "true") == 0)
+		*out = true;
+	else if (strcmp(value, "false") == 0)
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+bool sp_domain_valid(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > SP_DOMAIN_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && !(c == '-' && i > 0 && i < len - 1))
+			return false;
+	}
+	return true;
+}
+
+static int request_bool(const struct oci_state *st, const char *key, bool *out, sp_error_t *err)
+{
+	const char *v = oci_state_annotation(st, key);
+
+	*out = false;
+	if (!v)
+		return 0;
+	if (oci_parse_bool(v, out) < 0)
+		return sp_error_set(err, 0, "annotation `%s`: invalid value `%.64s%s` (want true or false)",
+				    key, v, strlen(v) > 64 ? "..." : "");
+	return 0;
+}
+
+int oci_request_from_state(const struct oci_state *st, struct sp_request *req, sp_error_t *err)
+{
+	static const char *const domain_keys[] = {
+		SP_ANNOTATION_DOMAIN, CRIO_ANNOTATION_NAMESPACE, CONTAINERD_ANNOTATION_NAMESPACE,
+	};
+	size_t i;
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	ret = request_bool(st, SP_ANNOTATION_MERGE, &req->merge, err);
+	if (ret < 0)
+		return ret;
+	ret = request_bool(st, SP_ANNOTATION_REQUIRED, &req->required, err);
+	if (ret < 0)
+		return ret;
+
+	for (i = 0; i < ARRAY_SIZE(domain_keys); i++) {
+		const char *v = oci_state_annotation(st, domain_keys[i]);
+
+		if (!v)
+			continue;
+		if (!sp_domain_valid(v))
+			return sp_error_set(err, 0,
+					    "annotation `%s`: invalid domain `%.64s%s` (want 1-63 of a-z, 0-9 and '-', "
+					    "starting and ending with a letter or digit)",
+					    domain_keys[i], v, strlen(v) > 64 ? "..." : "");
+		memcpy(req->domain, v, strlen(v) + 1);
+		req->domain_key = domain_keys[i];
+		return 0;
+	}
+	memcpy(req->domain, SP_DEFAULT_DOMAIN, sizeof(SP_DEFAULT_DOMAIN));
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The OCI runtime spec as samepage sees it: the state a runtime passes to a
+ * hook on stdin, and samepage's annotations in it.  Nothing here knows about
+ * the kernel.
+ */
+#ifndef SP_OCI_H
+#define SP_OCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "../lib/error.h"
+
+/* The hook refuses a state larger than this. */
+#define OCI_STATE_MAX (1024 * 1024)
+
+#define SP_ANNOTATION_MERGE "samepage.io/merge"
+#define SP_ANNOTATION_DOMAIN "samepage.io/domain"
+#define SP_ANNOTATION_REQUIRED "samepage.io/required"
+#define CRIO_ANNOTATION_NAMESPACE "io.kubernetes.pod.namespace"
+#define CONTAINERD_ANNOTATION_NAMESPACE "io.kubernetes.cri.sandbox-namespace"
+
+#define SP_DOMAIN_MAX 63
+#define SP_DEFAULT_DOMAIN "default"
+
+struct oci_annotation {
+	char *key;
+	char *value;
+};
+
+struct oci_state {
+	char *oci_version;
+	char *id;
+	char *status;
+	char *bundle;
+	pid_t pid;            /* 0 when the state has none (poststop) */
+	struct oci_annotation *annotations;
+	size_t n_annotations;
+};
+
+/* Parse the state JSON (len bytes, need not be NUL-terminated).  Requires
+ * an `id`; `pid` must be a non-negative integer when present.  When
+ * need_pid is true, a missing or zero pid is an error too.  Errors name the
+ * field. */
+int oci_state_parse(const char *buf, size_t len, bool need_pid, struct oci_state *st, sp_error_t *err);
+void oci_state_free(struct oci_state *st);
+
+/* Value of an annotation, or NULL. */
+const char *oci_state_annotation(const struct oci_state *st, const char *key);
+
+/* What a container asks of samepage. */
+struct sp_request {
+	bool merge;
+	bool required;
+	char domain[SP_DOMAIN_MAX + 1];
+	const char *domain_key; /* annotation the domain came from, or NULL for the default */
+};
+
+/* Read samepage's annotations.  Errors name the annotation and its value,
+ * e.g. "annotation `samepage.io/merge`: invalid value `yes` (want true or false)". */
+int oci_request_from_state(const struct oci_state *st, struct sp_request *req, sp_error_t *err);
+
+/* true for a DNS-label-like name: 1-63 of [a-z0-9-], starting and ending
+ * alphanumeric. */
+bool sp_domain_valid(const char *name);
+
+/* "true"/"false" → 1/0; anything else -EINVAL. */
+int oci_parse_bool(const char *value, bool *out);
+
+#endif
