@@ -37,8 +37,8 @@ UNIT_SRCS := $(wildcard test/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
 HDRS := $(wildcard lib/*.h oci/*.h cgroupfs/*.h cgroupfs/arch/*.h cmd/*.h hooks/*.h)
 
-# Area fragments (kernel/, packaging/, bench/) add targets, CHECK_EXTRA and
-# EXTRA_DEB_DEPS.
+# Area fragments (kernel/, packaging/, bench/) add targets, CHECK_EXTRA
+# (run by check), INSTALL_EXTRA (run by install) and EXTRA_DEB_DEPS.
 .DEFAULT_GOAL := all
 
 .PHONY: all check check-unit check-integration check-cross deps deps-check demo install clean sanitize
@@ -95,8 +95,10 @@ check-cross:
 	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/arch.o cgroupfs/arch/aarch64.c
 	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/inject.o cgroupfs/inject.c
 
+# The whole suite under runc; the hook's own tests (0*.bats) again under crun.
 check-integration: all
 	SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} bats --print-output-on-failure test/integration
+	RUNTIME=crun SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} bats --print-output-on-failure test/integration/0*.bats
 
 demo: deps-check all
 	bash test/demo.sh
@@ -105,6 +107,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/samepage
 	install -m 0755 $(B)/samepage $(DESTDIR)$(BINDIR)/samepage
 	install -m 0755 $(B)/samepage-hook $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-hook
+	$(if $(INSTALL_EXTRA),$(MAKE) --no-print-directory $(INSTALL_EXTRA))
 
 sanitize:
 	$(MAKE) clean
