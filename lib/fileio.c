@@ -88,7 +88,7 @@ int write_file_str(const char *path, const char *value, sp_error_t *err)
 	size_t len = strlen(value);
 	ssize_t n;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return sp_error_set(err, errno, "open `%s`", path);
 	n = write(fd, value, len);

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* OCI state and annotation parsing, including every bad input the hook must name. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "oci/oci.h"
+
+static int parse(const char *json, bool need_pid, struct oci_state *st, sp_error_t *err)
+{
+	return oci_state_parse(json, strlen(json), need_pid, st, err);
+}
+
+static void expect_error(const char *json, bool need_pid, const char *needle)
+{
+	struct oci_state st;
+	sp_error_t err = NULL;
+	int ret = parse(json, need_pid, &st, &err);
+
+	assert_true(ret < 0);
+	assert_non_null(err);
+	if (!strstr(sp_error_msg(err), needle))
+		fail_msg("message `%s` does not contain `%s`", sp_error_msg(err), needle);
+	sp_error_free(&err);
+}
+
+static void test_state_valid(void **unused)
+{
+	struct oci_state st;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	assert_int_equal(parse("{\"ociVersion\":\"1.0.2\",\"id\":\"c1\",\"status\":\"creating\",\"pid\":4121,"
+			       "\"bundle\":\"/b\",\"annotations\":{\"samepage.io/merge\":\"true\"}}",
+			       true, &st, &err),
+			 0);
+	assert_string_equal(st.id, "c1");
+	assert_int_equal(st.pid, 4121);
+	assert_string_equal(st.bundle, "/b");
+	assert_string_equal(oci_state_annotation(&st, "samepage.io/merge"), "true");
+	assert_null(oci_state_annotation(&st, "nope"));
+	oci_state_free(&st);
+}
+
+static void test_state_poststop_no_pid(void **unused)
+{
+	struct oci_state st;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	assert_int_equal(parse("{\"id\":\"c1\",\"status\":\"stopped\"}", false, &st, &err), 0);
+	assert_int_equal(st.pid, 0);
+	oci_state_free(&st);
+	assert_int_equal(parse("{\"id\":\"c1\",\"pid\":0}", false, &st, &err), 0);
+	oci_state_free(&st);
+}
+
+static void test_state_bad(void **unused)
+{
+	(void)unused;
+	expect_error("", true, "empty input");
+	expect_error("not json", true, "not valid JSON");
+	expect_error("{\"id\":\"c1\",\"pid\":1", true, "not valid JSON");
+	expect_error("{\"id\":\"c1\",\"pid\":1} x", true, "trailing data");
+	expect_error("[1,2]", true, "not a JSON object");
+	expect_error("{\"pid\":12}", true, "missing `id`");
+	expect_error("{\"id\":\"\",\"pid\":12}", true, "`id` is empty");
+	expect_error("{\"id\":7,\"pid\":12}", true, "`id` is not a string");
+	expect_error("{\"id\":\"c1\"}", true, "missing `pid`");
+	expect_error("{\"id\":\"c1\",\"pid\":\"12\"}", true, "`pid` is not an integer");
+	expect_error("{\"id\":\"c1\",\"pid\":1.5}", true, "`pid` is not an integer");
+	expect_error("{\"id\":\"c1\",\"pid\":-3}", true, "`pid` out of range");
+	expect_error("{\"id\":\"c1\",\"pid\":99999999999}", true, "`pid` out of range");
+	expect_error("{\"id\":\"c1\",\"pid\":0}", true, "positive integer");
+	expect_error("{\"id\":\"c1\",\"pid\":5,\"annotations\":[]}", true, "`annotations` is not an object");
+	expect_error("{\"id\":\"c1\",\"pid\":5,\"annotations\":{\"a\":1}}", true, "annotation `a` is not a string");
+}
+
+static void test_state_too_large(void **unused)
+{
+	struct oci_state st;
+	sp_error_t err = NULL;
+	size_t len = OCI_STATE_MAX + 1;
+	char *big = malloc(len);
+
+	(void)unused;
+	memset(big, ' ', len);
+	assert_int_equal(oci_state_parse(big, len, true, &st, &err), -EFBIG);
+	assert_non_null(strstr(sp_error_msg(err), "larger than"));
+	sp_error_free(&err);
+	free(big);
+}
+
+static int request(const char *annotations, struct sp_request *req, sp_error_t *err)
+{
+	char json[4096];
+	struct oci_state st;
+	int ret;
+
+	snprintf(json, sizeof(json), "{\"id\":\"c1\",\"pid\":5,\"annotations\":{%s}}", annotations);
+	assert_int_equal(parse(json, true, &st, err), 0);
+	ret = oci_request_from_state(&st, req, err);
+	oci_state_free(&st);
+	return ret;
+}
+
+static void test_request_defaults(void **unused)
+{
+	struct sp_request req;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	assert_int_equal(request("", &req, &err), 0);
+	assert_false(req.merge);
+	assert_false(req.required);
+	assert_string_equal(req.domain, "default");
+	assert_null(req.domain_key);
+
+	assert_int_equal(request("\"samepage.io/merge\":\"true\",\"samepage.io/required\":\"true\"", &req, &err), 0);
+	assert_true(req.merge);
+	assert_true(req.required);
+	assert_int_equal(request("\"samepage.io/merge\":\"false\"", &req, &err), 0);
+	assert_false(req.merge);
+}
+
+static void test_request_domain_precedence(void **unused)
+{
+	struct sp_request req;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	assert_int_equal(request("\"io.kubernetes.cri.sandbox-namespace\":\"ctrd-ns\"", &req, &err), 0);
+	assert_string_equal(req.domain, "ctrd-ns");
+	assert_int_equal(request("\"io.kubernetes.cri.sandbox-namespace\":\"ctrd-ns\","
+				 "\"io.kubernetes.pod.namespace\":\"crio-ns\"",
+				 &req, &err),
+			 0);
+	assert_string_equal(req.domain, "crio-ns");
+	assert_int_equal(request("\"io.kubernetes.pod.namespace\":\"crio-ns\",\"samepage.io/domain\":\"team-a\"",
+				 &req, &err),
+			 0);
+	assert_string_equal(req.domain, "team-a");
+	assert_string_equal(req.domain_key, "samepage.io/domain");
+}
+
+static void expect_request_error(const char *annotations, const char *needle)
+{
+	struct sp_request req;
+	sp_error_t err = NULL;
+
+	assert_true(request(annotations, &req, &err) < 0);
+	if (!strstr(sp_error_msg(err), needle))
+		fail_msg("message `%s` does not contain `%s`", sp_error_msg(err), needle);
+	sp_error_free(&err);
+}
+
+static void test_request_bad(void **unused)
+{
+	(void)unused;
+	expect_request_error("\"samepage.io/merge\":\"yes\"", "annotation `samepage.io/merge`: invalid value `yes`");
+	expect_request_error("\"samepage.io/merge\":\"True\"", "`samepage.io/merge`: invalid value `True`");
+	expect_request_error("\"samepage.io/merge\":\"\"", "`samepage.io/merge`: invalid value ``");
+	expect_request_error("\"samepage.io/required\":\"1\"", "annotation `samepage.io/required`: invalid value `1`");
+	expect_request_error("\"samepage.io/domain\":\"Team_A\"", "annotation `samepage.io/domain`: invalid domain `Team_A`");
+	expect_request_error("\"samepage.io/domain\":\"\"", "annotation `samepage.io/domain`: invalid domain ``");
+	expect_request_error("\"samepage.io/domain\":\"-a\"", "invalid domain `-a`");
+	expect_request_error("\"io.kubernetes.pod.namespace\":\"a/b\"", "annotation `io.kubernetes.pod.namespace`");
+	expect_request_error("\"samepage.io/domain\":"
+			     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+			     "invalid domain");
+}
+
+static void test_domain_valid(void **unused)
+{
+	char name[80];
+
+	(void)unused;
+	assert_true(sp_domain_valid("a"));
+	assert_true(sp_domain_valid("team-a"));
+	assert_true(sp_domain_valid("0abc9"));
+	assert_false(sp_domain_valid(""));
+	assert_false(sp_domain_valid("a-"));
+	assert_false(sp_domain_valid("A"));
+	assert_false(sp_domain_valid("a.b"));
+	memset(name, 'a', 63);
+	name[63] = '\0';
+	assert_true(sp_domain_valid(name));
+	name[63] = 'a';
+	name[64] = '\0';
+	assert_false(sp_domain_valid(name));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_valid),
+		cmocka_unit_test(test_state_poststop_no_pid),
+		cmocka_unit_test(test_state_bad),
+		cmocka_unit_test(test_state_too_large),
+		cmocka_unit_test(test_request_defaults),
+		cmocka_unit_test(test_request_domain_precedence),
+		cmocka_unit_test(test_request_bad),
+		cmocka_unit_test(test_domain_valid),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
