@@ -81,6 +81,10 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 			ret = parse_uint(v, what, "governor.idle_pages", 1000000, &g->idle_pages, err);
 		} else if (strcmp(key, "idle_sleep_ms") == 0) {
 			ret = parse_uint(v, what, "governor.idle_sleep_ms", 60000, &g->idle_sleep_ms, err);
+		} else if (strcmp(key, "manage") == 0) {
+			if (want_type(v, json_type_boolean, what, "governor.manage", "true or false", err) < 0)
+				return -EINVAL;
+			g->manage = json_object_get_boolean(v);
 		} else {
 			return sp_error_set(err, 0, "%s: unknown key `governor.%s`", what, key);
 		}

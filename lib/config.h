@@ -31,6 +31,7 @@ struct sp_governor_config {
 	unsigned int boost_sleep_ms;
 	unsigned int idle_pages;    /* pages_to_scan once converged */
 	unsigned int idle_sleep_ms;
+	bool manage;                /* govern ksmd even when samepage did not turn it on */
 };
 
 struct sp_config {
