@@ -13,6 +13,7 @@
 static const struct sp_verb verbs[] = {
 	{ "exec", verb_exec, "run a command with KSM on for it and its children" },
 	{ "oci-config", verb_oci_config, "add samepage-hook to an OCI bundle's config.json (plain runc/crun)" },
+	{ "governor", verb_governor, "run ksmd fast while new containers merge, slow after, within a CPU budget" },
 };
 
 void sp_cli_error(const char *fmt, ...)

@@ -23,6 +23,7 @@ struct sp_verb {
 
 int verb_exec(int argc, char **argv, const struct sp_global_opts *g);
 int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g);
+int verb_governor(int argc, char **argv, const struct sp_global_opts *g);
 
 /* Print "samepage: error: MSG" on stderr. */
 void sp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

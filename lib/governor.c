@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <math.h>
 #include <string.h>
 
 #include "governor.h"
@@ -85,8 +84,8 @@ void gov_knobs(const struct gov *g, struct gov_knobs *k)
 		if (sleep > p->idle_sleep_ms)
 			sleep = p->idle_sleep_ms;
 	}
-	k->pages_to_scan = pages < 1 ? 1 : (unsigned int)lround(pages);
-	k->sleep_ms = sleep < 1 ? 1 : (unsigned int)lround(sleep);
+	k->pages_to_scan = pages < 1 ? 1 : (unsigned int)(pages + 0.5);
+	k->sleep_ms = sleep < 1 ? 1 : (unsigned int)(sleep + 0.5);
 }
 
 unsigned int gov_next_sample_ms(const struct gov *g)
