@@ -24,6 +24,9 @@ struct sp_verb {
 int verb_exec(int argc, char **argv, const struct sp_global_opts *g);
 int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g);
 int verb_governor(int argc, char **argv, const struct sp_global_opts *g);
+int verb_status(int argc, char **argv, const struct sp_global_opts *g);
+int verb_metrics(int argc, char **argv, const struct sp_global_opts *g);
+int verb_enable(int argc, char **argv, const struct sp_global_opts *g); /* enable and disable */
 
 /* Print "samepage: error: MSG" on stderr. */
 void sp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * samepage status [--json] [--domain D] [CONTAINER...]: what KSM does on this
+ * node, per container and per security domain.  The figures come from
+ * cgroupfs/stat.h; this file only prints them.  The JSON layout is
+ * documented in docs/status-metrics.md and is stable: fields may be added,
+ * never renamed or removed, within "version": 1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "lib/cleanup.h"
+#include "lib/config.h"
+#include "lib/state.h"
+#include "cgroupfs/stat.h"
+#include "verbs.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+
+static void status_usage(FILE *f)
+{
+	fputs("Usage: samepage status [--json] [--domain D] [CONTAINER...]\n"
+	      "Show what KSM merges on this node: ksmd, and per container and security domain\n"
+	      "the processes, merge-any processes, merging and zero pages, profit and the share\n"
+	      "of anonymous memory merged.  CONTAINER is a container id of the node state or a\n"
+	      "cgroup directory.\n"
+	      "\nOptions:\n"
+	      "  -j, --json        machine-readable output (see docs/status-metrics.md)\n"
+	      "  -d, --domain D    only containers of security domain D\n"
+	      "  -h, --help        show this help\n"
+	      "\nExamples:\n"
+	      "  samepage status\n"
+	      "  samepage status --json --domain team-a | jq '.domains[0].profit_bytes'\n"
+	      "  samepage status /sys/fs/cgroup/pids/mycontainer\n",
+	      f);
+}
+
+/* 1536 -> "1.5KiB"; bytes below 1 KiB as "512B". */
+static const char *fmt_size(int64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	uint64_t mag = bytes < 0 ? (uint64_t)(-(bytes + 1)) + 1 : (uint64_t)bytes;
+	double v = (double)mag;
+	size_t u = 0;
+
+	if (mag < 1024) {
+		snprintf(buf, size, "%" PRId64 "B", bytes);
+		return buf;
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%s%.1f%s", bytes < 0 ? "-" : "", v, units[u]);
+	return buf;
+}
+
+/* An aligned table: the first `left` columns left-aligned, the rest right. */
+#define COLS_MAX 12
+#define CELL_MAX 96
+struct table {
+	size_t ncols, left, nrows, cap;
+	char (*cells)[COLS_MAX][CELL_MAX];
+};
+
+static void table_row(struct table *t, const char *const *cells)
+{
+	size_t i;
+
+	if (t->nrows == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 16;
+		void *n = realloc(t->cells, ncap * sizeof(*t->cells));
+
+		if (!n)
+			return; /* rows past memory exhaustion are dropped */
+		t->cells = n;
+		t->cap = ncap;
+	}
+	for (i = 0; i < t->ncols; i++)
+		snprintf(t->cells[t->nrows][i], CELL_MAX, "%s", cells[i] ? cells[i] : "-");
+	t->nrows++;
+}
+
+static void table_print(struct table *t, FILE *f)
+{
+	size_t w[COLS_MAX] = { 0 }, r, c;
+
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols; c++)
+			if (strlen(t->cells[r][c]) > w[c])
+				w[c] = strlen(t->cells[r][c]);
+	for (r = 0; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			const char *sep = c + 1 < t->ncols ? "  " : "";
+
+			if (c + 1 == t->ncols && c < t->left)
+				fprintf(f, "%s", t->cells[r][c]);
+			else if (c < t->left)
+				fprintf(f, "%-*s%s", (int)w[c], t->cells[r][c], sep);
+			else
+				fprintf(f, "%*s%s", (int)w[c], t->cells[r][c], sep);
+		}
+		fputc('\n', f);
+	}
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = t->cap = 0;
+}
+
+/* The figure columns shared by the container, domain and total rows. */
+static void stat_cells(const struct ksm_group_stat *s, long page_size, char out[7][32])
+{
+	snprintf(out[0], 32, "%" PRIu64, s->processes);
+	if (s->merge_any_known)
+		snprintf(out[1], 32, "%" PRIu64, s->merge_any);
+	else
+		snprintf(out[1], 32, "?");
+	fmt_size((int64_t)(s->merging_pages * (uint64_t)page_size), out[2], 32);
+	fmt_size((int64_t)(s->zero_pages * (uint64_t)page_size), out[3], 32);
+	fmt_size(s->profit, out[4], 32);
+	fmt_size((int64_t)s->anon_bytes, out[5], 32);
+	snprintf(out[6], 32, "%.1f%%", 100.0 * ksm_group_merged_share(s, page_size));
+}
+
+static const char *row_state(const struct ksm_report_row *row)
+{
+	if (!row->in_state)
+		return "-";
+	if (!row->running)
+		return "exited";
+	if (row->error)
+		return "error";
+	return row->enabled ? "on" : "refused";
+}
+
+static void print_knob(FILE *f, const char *name, int64_t v)
+{
+	if (v >= 0)
+		fprintf(f, " %s=%" PRId64, name, v);
+}
+
+static void print_pages(FILE *f, const char *name, int64_t pages, long page_size)
+{
+	char b[32];
+
+	if (pages < 0)
+		return;
+	fprintf(f, "  %-16s %" PRId64 " (%s)\n", name, pages, fmt_size(pages * page_size, b, sizeof(b)));
+}
+
+static void print_node(const struct ksm_node_stat *n, FILE *f)
+{
+	char b[32];
+
+	fprintf(f, "Node\n  %-16s %s\n  %-16s %s\n", "kernel", n->kernel, "backend", n->backend);
+	fprintf(f, "  %-16s %s\n", "ksmd",
+		n->manager == KSMD_SAMEPAGE ? "running, managed by samepage"
+		: n->manager == KSMD_OTHER  ? "running, configured by someone else (samepage leaves it alone)"
+					    : "off (run=0): nothing merges");
+	fprintf(f, "  %-16s", "knobs");
+	print_knob(f, "run", n->run);
+	print_knob(f, "pages_to_scan", n->pages_to_scan);
+	print_knob(f, "sleep_millisecs", n->sleep_millisecs);
+	if (n->advisor_mode[0])
+		fprintf(f, " advisor_mode=%s", n->advisor_mode);
+	print_knob(f, "smart_scan", n->smart_scan);
+	print_knob(f, "use_zero_pages", n->use_zero_pages);
+	fputc('\n', f);
+	print_pages(f, "pages_shared", n->pages_shared, n->page_size);
+	print_pages(f, "pages_sharing", n->pages_sharing, n->page_size);
+	print_pages(f, "pages_unshared", n->pages_unshared, n->page_size);
+	print_pages(f, "pages_volatile", n->pages_volatile, n->page_size);
+	print_pages(f, "ksm_zero_pages", n->ksm_zero_pages, n->page_size);
+	if (n->general_profit != -1)
+		fprintf(f, "  %-16s %s\n", "general_profit", fmt_size(n->general_profit, b, sizeof(b)));
+	if (n->full_scans >= 0)
+		fprintf(f, "  %-16s %" PRId64 "\n", "full_scans", n->full_scans);
+}
+
+static void print_table(const struct ksm_report *r, FILE *f)
+{
+	static const char *const head[] = { "CONTAINER", "DOMAIN", "STATE", "PROCS", "MERGE-ANY", "MERGING",
+					    "ZERO", "PROFIT", "ANON", "MERGED" };
+	static const char *const dhead[] = { "DOMAIN", "CONTAINERS", "PROCS", "MERGE-ANY", "MERGING",
+					     "ZERO", "PROFIT", "ANON", "MERGED" };
+	struct table t = { .ncols = 10, .left = 3 };
+	char s[7][32], count[32];
+	size_t i;
+	bool any_note = false;
+
+	print_node(&r->node, f);
+	fputc('\n', f);
+	if (r->n_rows == 0) {
+		fputs("No containers (none enabled or refused by samepage; give a cgroup path to see one).\n", f);
+		return;
+	}
+	table_row(&t, head);
+	for (i = 0; i < r->n_rows; i++) {
+		const struct ksm_report_row *row = &r->rows[i];
+		bool figures = row->running && !row->error;
+
+		stat_cells(&row->stat, r->node.page_size, s);
+		const char *cells[] = { row->id, row->domain, row_state(row),
+					figures ? s[0] : NULL, figures ? s[1] : NULL, figures ? s[2] : NULL,
+					figures ? s[3] : NULL, figures ? s[4] : NULL, figures ? s[5] : NULL,
+					figures ? s[6] : NULL };
+		table_row(&t, cells);
+	}
+	table_print(&t, f);
+
+	fputc('\n', f);
+	t = (struct table){ .ncols = 9, .left = 1 };
+	table_row(&t, dhead);
+	for (i = 0; i < r->n_domains; i++) {
+		const struct ksm_report_domain *d = &r->domains[i];
+
+		stat_cells(&d->stat, r->node.page_size, s);
+		snprintf(count, sizeof(count), "%zu", d->containers);
+		const char *cells[] = { d->domain, count, s[0], s[1], s[2], s[3], s[4], s[5], s[6] };
+		table_row(&t, cells);
+	}
+	stat_cells(&r->total, r->node.page_size, s);
+	snprintf(count, sizeof(count), "%zu", r->n_rows);
+	const char *tcells[] = { "TOTAL", count, s[0], s[1], s[2], s[3], s[4], s[5], s[6] };
+	table_row(&t, tcells);
+	table_print(&t, f);
+
+	for (i = 0; i < r->n_rows; i++) {
+		const struct ksm_report_row *row = &r->rows[i];
+		const char *what = row->error ? row->error : (!row->enabled && row->reason) ? row->reason : NULL;
+
+		if (!what)
+			continue;
+		if (!any_note)
+			fputs("\nNotes\n", f);
+		any_note = true;
+		fprintf(f, "  %s (%s): %s: %s\n", row->id, row->domain ? row->domain : "no domain",
+			row->error ? "cannot read" : "refused", what);
+	}
+}
+
+static json_object *json_num_or_null(int64_t v)
+{
+	return v < 0 ? NULL : json_object_new_int64(v);
+}
+
+static json_object *json_str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static void json_stat(json_object *o, const struct ksm_group_stat *s, long page_size)
+{
+	json_object_object_add(o, "processes", json_object_new_int64((int64_t)s->processes));
+	json_object_object_add(o, "merge_any_processes",
+			       s->merge_any_known ? json_object_new_int64((int64_t)s->merge_any) : NULL);
+	json_object_object_add(o, "rmap_items", json_object_new_int64((int64_t)s->rmap_items));
+	json_object_object_add(o, "merging_pages", json_object_new_int64((int64_t)s->merging_pages));
+	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)s->zero_pages));
+	json_object_object_add(o, "profit_bytes", json_object_new_int64(s->profit));
+	json_object_object_add(o, "anon_bytes", json_object_new_int64((int64_t)s->anon_bytes));
+	json_object_object_add(o, "merged_share", json_object_new_double(ksm_group_merged_share(s, page_size)));
+}
+
+static json_object *json_node(const struct ksm_node_stat *n)
+{
+	json_object *o = json_object_new_object(), *k = json_object_new_object();
+
+	json_object_object_add(o, "kernel", json_object_new_string(n->kernel));
+	json_object_object_add(o, "backend", json_object_new_string(n->backend));
+	json_object_object_add(o, "page_size", json_object_new_int64(n->page_size));
+	json_object_object_add(k, "managed_by", json_object_new_string(ksmd_manager_name(n->manager)));
+	json_object_object_add(k, "run", json_num_or_null(n->run));
+	json_object_object_add(k, "pages_to_scan", json_num_or_null(n->pages_to_scan));
+	json_object_object_add(k, "sleep_millisecs", json_num_or_null(n->sleep_millisecs));
+	json_object_object_add(k, "advisor_mode", n->advisor_mode[0] ? json_object_new_string(n->advisor_mode) : NULL);
+	json_object_object_add(k, "smart_scan", json_num_or_null(n->smart_scan));
+	json_object_object_add(k, "use_zero_pages", json_num_or_null(n->use_zero_pages));
+	json_object_object_add(k, "max_page_sharing", json_num_or_null(n->max_page_sharing));
+	json_object_object_add(k, "full_scans", json_num_or_null(n->full_scans));
+	json_object_object_add(o, "ksmd", k);
+	json_object_object_add(o, "pages_shared", json_num_or_null(n->pages_shared));
+	json_object_object_add(o, "pages_sharing", json_num_or_null(n->pages_sharing));
+	json_object_object_add(o, "pages_unshared", json_num_or_null(n->pages_unshared));
+	json_object_object_add(o, "pages_volatile", json_num_or_null(n->pages_volatile));
+	json_object_object_add(o, "ksm_zero_pages", json_num_or_null(n->ksm_zero_pages));
+	json_object_object_add(o, "stable_node_chains", json_num_or_null(n->stable_node_chains));
+	json_object_object_add(o, "stable_node_dups", json_num_or_null(n->stable_node_dups));
+	/* general_profit may be negative; -1 marks only "absent" in the
+	 * unlikely case it is exactly -1 byte, which costs nothing. */
+	json_object_object_add(o, "general_profit_bytes",
+			       n->general_profit == -1 ? NULL : json_object_new_int64(n->general_profit));
+	return o;
+}
+
+static json_object *json_report(const struct ksm_report *r)
+{
+	json_object *o = json_object_new_object(), *rows = json_object_new_array(),
+		    *doms = json_object_new_array(), *total = json_object_new_object();
+	long ps = r->node.page_size;
+	size_t i;
+
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "node", json_node(&r->node));
+	for (i = 0; i < r->n_rows; i++) {
+		const struct ksm_report_row *row = &r->rows[i];
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "id", json_object_new_string(row->id));
+		json_object_object_add(c, "domain", json_str_or_null(row->domain));
+		json_object_object_add(c, "state", json_object_new_string(row_state(row)));
+		json_object_object_add(c, "in_state", json_object_new_boolean(row->in_state));
+		json_object_object_add(c, "enabled", json_object_new_boolean(row->enabled));
+		json_object_object_add(c, "running", json_object_new_boolean(row->running));
+		json_object_object_add(c, "backend", json_str_or_null(row->backend));
+		json_object_object_add(c, "pid", row->pid > 0 ? json_object_new_int(row->pid) : NULL);
+		json_object_object_add(c, "cgroup", json_str_or_null(row->cgroup));
+		json_object_object_add(c, "reason", json_str_or_null(row->reason));
+		json_object_object_add(c, "error", json_str_or_null(row->error));
+		json_stat(c, &row->stat, ps);
+		json_object_array_add(rows, c);
+	}
+	for (i = 0; i < r->n_domains; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "domain", json_object_new_string(r->domains[i].domain));
+		json_object_object_add(d, "containers", json_object_new_int64((int64_t)r->domains[i].containers));
+		json_stat(d, &r->domains[i].stat, ps);
+		json_object_array_add(doms, d);
+	}
+	json_object_object_add(total, "containers", json_object_new_int64((int64_t)r->n_rows));
+	json_stat(total, &r->total, ps);
+	json_object_object_add(o, "containers", rows);
+	json_object_object_add(o, "domains", doms);
+	json_object_object_add(o, "total", total);
+	return o;
+}
+
+int verb_status(int argc, char **argv, const struct sp_global_opts *g)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "domain", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_(ksm_report_free) struct ksm_report r = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	const char *domain = NULL;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+jd:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			domain = optarg;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		default:
+			status_usage(stderr);
+			return 2;
+		}
+	}
+
+	/* Readers need no lock: the state is replaced by rename. */
+	if (sp_state_load(sp_state_dir(g->state_dir), &st, &err) < 0 ||
+	    ksm_report_collect(&st, domain, argv + optind, (size_t)(argc - optind), &r, &err) < 0) {
+		sp_cli_error("status: %s", sp_error_msg(err));
+		return 1;
+	}
+	if (json) {
+		_cleanup_(json_object_putp) json_object *o = json_report(&r);
+
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		print_table(&r, stdout);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
