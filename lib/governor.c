@@ -182,6 +182,22 @@ static void to_idle(struct gov *g)
 	g->throttled = false;
 }
 
+/* The scan rate ksmd achieved over the last interval: what was asked
+ * unless ksmd could not keep up.  Without pages_scanned, a ksmd using a
+ * whole core is assumed to manage half of what it was asked. */
+static double achieved_pps(const struct gov *g, const struct gov_sample *s, const struct gov_sample *prev, double rate)
+{
+	double asked = g->pps;
+
+	if (prev && s->has_pages_scanned && prev->has_pages_scanned && s->t > prev->t &&
+	    s->pages_scanned >= prev->pages_scanned) {
+		double done = (s->pages_scanned - prev->pages_scanned) / (s->t - prev->t);
+
+		return done > 0 && done < asked ? done : asked;
+	}
+	return rate >= 0.9 ? asked / 2 : asked;
+}
+
 static void boost_step(struct gov *g, const struct gov_sample *s, const struct gov_sample *prev, double rate)
 {
 	const struct gov_params *p = &g->p;
@@ -234,7 +250,7 @@ static void boost_step(struct gov *g, const struct gov_sample *s, const struct g
 		g->pps = idle_pps(p);
 		g->throttled = true;
 	} else if (rate > allowed) {
-		g->pps *= allowed / rate;
+		g->pps = achieved_pps(g, s, prev, rate) * allowed / rate;
 		g->throttled = true;
 	} else if (rate < 0.7 * allowed && g->pps < boost_pps(p)) {
 		g->pps *= clamp(0.8 * allowed / (rate > 0.01 ? rate : 0.01), 1, 2);

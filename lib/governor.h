@@ -18,7 +18,9 @@
  * window of window_secs may not exceed cpu_budget * window_secs.  A ksmd
  * that was idle may therefore burst (2.5 CPU-seconds with the defaults),
  * and is throttled towards the budget as the window fills.  The rate is
- * scaled proportionally to the CPU ksmd measurably used at the last rate.
+ * scaled proportionally to the CPU ksmd measurably used at the rate it
+ * really scanned at (pages_scanned; a boost rate can exceed what one core
+ * manages, and then asking for less changes nothing).
  */
 #ifndef SP_GOVERNOR_H
 #define SP_GOVERNOR_H
@@ -58,6 +60,8 @@ struct gov_sample {
 	uint64_t pages_unshared;
 	uint64_t pages_volatile;
 	uint64_t full_scans;
+	uint64_t pages_scanned;       /* 0 when has_pages_scanned is false */
+	bool has_pages_scanned;       /* the kernel has the counter (>= 6.7) */
 };
 
 struct gov_knobs {

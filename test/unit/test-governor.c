@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The governor's decisions fed with synthetic ksmd sequences, and its knob
+ * undo list against a fake /sys/kernel/mm/ksm (SAMEPAGE_KSM_SYSFS).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/cleanup.h"
+#include "lib/config.h"
+#include "lib/fileio.h"
+#include "lib/governor.h"
+#include "lib/state.h"
+#include "cgroupfs/ksm.h"
+#include "cgroupfs/ksmd.h"
+#include "cgroupfs/ksmd-gov.h"
+
+static void default_params(struct gov_params *p)
+{
+	struct sp_config cfg;
+
+	sp_config_defaults(&cfg);
+	gov_params_from_config(p, &cfg.governor);
+}
+
+static struct gov_sample sample(double t, double cpu, uint64_t merged, uint64_t unshared, uint64_t scans)
+{
+	struct gov_sample s = {
+		.t = t, .cpu = cpu, .pages_shared = merged / 8, .pages_sharing = merged - merged / 8,
+		.pages_unshared = unshared, .pages_volatile = 0, .full_scans = scans,
+	};
+	return s;
+}
+
+static void test_idle_at_start(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_knobs(&g, &k);
+	assert_int_equal(k.pages_to_scan, 100);
+	assert_int_equal(k.sleep_ms, 200);
+	assert_int_equal(g.mode, GOV_IDLE);
+	assert_int_equal(gov_next_sample_ms(&g), 5000);
+}
+
+static void test_event_boosts(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	struct gov_sample s = sample(100, 50, 0, 0, 7);
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_feed(&g, &s, &k);
+	gov_event(&g, 100.1, &k);
+	assert_int_equal(g.mode, GOV_BOOST);
+	assert_int_equal(k.pages_to_scan, 4000);
+	assert_int_equal(k.sleep_ms, 10);
+	assert_int_equal(gov_next_sample_ms(&g), 250);
+}
+
+/* Merging progresses for 3 s, then stops: the governor decays after two
+ * more full scans, not earlier. */
+static void test_decay_after_no_progress(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	uint64_t merged = 0, scans = 0;
+	double t, cpu = 0, decayed_at = -1;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 40; i++) {
+		struct gov_sample s;
+
+		t = i * 0.25;
+		cpu += 0.05; /* 20 % of a core: within the budget */
+		if (t <= 3)
+			merged += 1000;
+		if (i % 2 == 0)
+			scans++;
+		s = sample(t, cpu, merged, 5000, scans);
+		gov_feed(&g, &s, &k);
+		if (g.mode == GOV_IDLE && decayed_at < 0)
+			decayed_at = t;
+		if (t <= 3)
+			assert_int_equal(g.mode, GOV_BOOST);
+	}
+	/* Last progress at t = 3 (scans = 6): idle once scans reach 8, at t = 4. */
+	assert_true(decayed_at > 3.9 && decayed_at < 4.1);
+	assert_int_equal(k.pages_to_scan, 100);
+	assert_int_equal(k.sleep_ms, 200);
+	assert_int_equal(gov_next_sample_ms(&g), 5000);
+}
+
+/* The hook fires before the entrypoint runs: tiny memory, scans complete
+ * quickly, but the boost lasts at least 2 s. */
+static void test_minimum_boost(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 12; i++) {
+		struct gov_sample s = sample(i * 0.25, i * 0.01, 0, 50, i * 10);
+
+		gov_feed(&g, &s, &k);
+		if (i * 0.25 < 2.0)
+			assert_int_equal(g.mode, GOV_BOOST);
+	}
+	assert_int_equal(g.mode, GOV_IDLE);
+}
+
+/* Memory still arriving (more pages tracked) counts as progress. */
+static void test_memory_arriving_keeps_boost(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 40; i++) {
+		struct gov_sample s = sample(i * 0.25, i * 0.02, 0, 1000 * i, i * 3);
+
+		gov_feed(&g, &s, &k);
+		assert_int_equal(g.mode, GOV_BOOST);
+	}
+}
+
+/* Nothing for ksmd to scan (no merge-any process has memory yet, so
+ * full_scans does not even advance): back to idle after empty_secs. */
+static void test_nothing_to_scan_decays(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 16; i++) {
+		struct gov_sample s = sample(i * 0.25, 0, 0, 0, 0);
+
+		gov_feed(&g, &s, &k);
+		if (i * 0.25 < 3.25)
+			assert_int_equal(g.mode, GOV_BOOST);
+	}
+	assert_int_equal(g.mode, GOV_IDLE);
+}
+
+/* Progress that never settles (a scan never completes) still ends after
+ * max_stall_secs without new merges. */
+static void test_stall_decays(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	p.max_stall_secs = 10;
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 60; i++) {
+		struct gov_sample s = sample(i * 0.25, i * 0.01, 500, 9000, 1);
+
+		gov_feed(&g, &s, &k);
+		if (i * 0.25 < 10)
+			assert_int_equal(g.mode, GOV_BOOST);
+	}
+	assert_int_equal(g.mode, GOV_IDLE);
+}
+
+/* A simulated ksmd whose CPU use is proportional to its scan rate, up to a
+ * whole core at 100000 pages/s; merging keeps progressing for 120 s so the
+ * governor stays in boost.  The budget must hold over every window, the
+ * first burst must run at full speed, and the throttled rate must not
+ * starve ksmd. */
+static void budget_throttles(bool with_scanned)
+{
+	enum { N = 480 };
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	double cum[N + 1], t[N + 1];
+	double cpu = 0, worst = 0, late = 0, scanned = 0;
+	bool throttled = false;
+	struct gov_sample s;
+	int i, j;
+
+	default_params(&p);
+	gov_init(&g, &p);
+	s = sample(0, 0, 0, 100000, 0);
+	s.has_pages_scanned = with_scanned;
+	gov_feed(&g, &s, &k);
+	gov_event(&g, 0, &k);
+	cum[0] = 0;
+	t[0] = 0;
+	for (i = 1; i <= N; i++) {
+		double pps = k.pages_to_scan * 1000.0 / k.sleep_ms;
+		double rate = pps / 100000.0 > 1 ? 1 : pps / 100000.0;
+
+		scanned += rate * 100000 * 0.25;
+		cpu += rate * 0.25;
+		t[i] = i * 0.25;
+		cum[i] = cpu;
+		if (t[i] <= 2.0)
+			assert_int_equal(k.pages_to_scan, 4000); /* burst allowance */
+		s = sample(t[i], cpu, 1000 * i, 100000, i / 20);
+		s.pages_scanned = (uint64_t)scanned;
+		s.has_pages_scanned = with_scanned;
+		gov_feed(&g, &s, &k);
+		assert_int_equal(g.mode, GOV_BOOST);
+		throttled |= g.throttled;
+	}
+	assert_true(throttled);
+	/* Every 10 s window (40 samples). */
+	for (i = 40; i <= N; i++) {
+		double used = cum[i] - cum[i - 40];
+
+		if (used > worst)
+			worst = used;
+	}
+	/* The budget is 2.5 CPU-s per window; one sampling period of lag at
+	 * most 0.25 CPU-s. */
+	print_message("worst window: %.3f CPU-s\n", worst);
+	assert_true(worst <= 2.5 + 0.25);
+	/* Not starved: over the last minute ksmd got most of its budget. */
+	for (j = N - 240; j < N; j++)
+		late += cum[j + 1] - cum[j];
+	print_message("last 60 s: %.3f CPU-s (budget 15)\n", late);
+	assert_true(late >= 0.6 * 15);
+	assert_true(late <= 15 * 1.1);
+}
+
+static void test_budget_throttles(void **state)
+{
+	(void)state;
+	budget_throttles(true);
+}
+
+/* Kernels before 6.7 have no pages_scanned counter. */
+static void test_budget_throttles_without_pages_scanned(void **state)
+{
+	(void)state;
+	budget_throttles(false);
+}
+
+/* Idle, memory becomes mergeable without an event: boost again. */
+static void test_reboost_from_idle(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	struct gov_sample s;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	s = sample(0, 1, 10000, 500, 10);
+	gov_feed(&g, &s, &k);
+	s = sample(5, 1.01, 10000, 600, 11);
+	assert_false(gov_feed(&g, &s, &k));
+	assert_int_equal(g.mode, GOV_IDLE);
+	s = sample(10, 1.02, 10000, 8000, 12);
+	assert_true(gov_feed(&g, &s, &k));
+	assert_int_equal(g.mode, GOV_BOOST);
+	assert_int_equal(k.pages_to_scan, 4000);
+}
+
+/* An event while the window is already spent does not grant a burst. */
+static void test_event_respects_spent_budget(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	struct gov_sample s;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	/* ksmd ran at a full core for 10 s (someone else's boost). */
+	for (i = 0; i <= 40; i++) {
+		s = sample(i * 0.25, i * 0.25, 0, 0, 0);
+		gov_feed(&g, &s, &k);
+	}
+	gov_event(&g, 10.1, &k);
+	assert_int_equal(g.mode, GOV_BOOST);
+	assert_true(k.pages_to_scan < 4000 || k.sleep_ms > 10);
+}
+
+static void test_parse_stat_cpu(void **state)
+{
+	double secs = 0;
+
+	(void)state;
+	assert_int_equal(ksmd_parse_stat_cpu("37 (ksmd) S 2 0 0 0 -1 2129984 0 0 0 0 150 2350 0 0 25 5 1 0 12 0 0 "
+					     "18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 1 0 0 0 0 0",
+					     100, &secs),
+			 0);
+	assert_true(secs > 24.99 && secs < 25.01);
+	assert_int_equal(ksmd_parse_stat_cpu("1 (a) b) S 2 0 0 0 -1 0 0 0 0 0 7 3", 100, &secs), 0);
+	assert_true(secs > 0.099 && secs < 0.101);
+	assert_int_equal(ksmd_parse_stat_cpu("1 (x) S 2", 100, &secs), -EINVAL);
+	assert_int_equal(ksmd_parse_stat_cpu("garbage", 100, &secs), -EINVAL);
+}
+
+static void test_find_ksmd(void **state)
+{
+	sp_error_t err = NULL;
+	double secs = -1;
+	int pid;
+
+	(void)state;
+	if (access("/sys/kernel/mm/ksm/run", F_OK) != 0)
+		skip();
+	pid = ksmd_find_pid(&err);
+	assert_true(pid > 2);
+	assert_int_equal(ksmd_cpu_seconds(pid, &secs, &err), 0);
+	assert_true(secs >= 0);
+	sp_error_free(&err);
+}
+
+/* The undo list against a fake KSM sysfs directory. */
+static char sysfs[] = "/tmp/sp-test-governor.XXXXXX";
+
+static void put(const char *name, const char *value)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", sysfs, name);
+	assert_int_equal(write_file_atomic(path, value, strlen(value), 0644, NULL), 0);
+}
+
+static void assert_knob(const char *name, const char *want)
+{
+	_cleanup_free_ char *v = NULL;
+
+	assert_int_equal(ksm_knob_read(name, &v, NULL), 0);
+	assert_string_equal(v, want);
+}
+
+static const struct sp_knob_change *record(const struct sp_state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_knobs; i++)
+		if (strcmp(st->knobs[i].name, name) == 0)
+			return &st->knobs[i];
+	return NULL;
+}
+
+static int undo_setup(void **state)
+{
+	(void)state;
+	strcpy(sysfs, "/tmp/sp-test-governor.XXXXXX");
+	assert_non_null(mkdtemp(sysfs));
+	setenv("SAMEPAGE_KSM_SYSFS", sysfs, 1);
+	/* ksmd as the hook leaves it: it turned run on and the advisor. */
+	put("run", "1\n");
+	put("advisor_mode", "none [scan-time]\n");
+	put("pages_to_scan", "500\n");
+	put("sleep_millisecs", "20\n");
+	return 0;
+}
+
+static int undo_teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	unsetenv("SAMEPAGE_KSM_SYSFS");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sysfs);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void hook_records(struct sp_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->ksmd_managed = true;
+	st->n_knobs = 2;
+	strcpy(st->knobs[0].name, "advisor_mode");
+	strcpy(st->knobs[0].saved, "none");
+	strcpy(st->knobs[0].set, "scan-time");
+	strcpy(st->knobs[1].name, "run");
+	strcpy(st->knobs[1].saved, "0");
+	strcpy(st->knobs[1].set, "1");
+}
+
+/* The governor switches the advisor off, boosts, decays; on shutdown
+ * ksmd is back as the hook left it and the records as the hook made them. */
+static void test_undo_restores_hook_setting(void **state)
+{
+	struct ksmd_gov_undo u = { 0 };
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	(void)state;
+	hook_records(&st);
+	assert_int_equal(ksmd_gov_set(&u, &st, "advisor_mode", "none", &err), 0);
+	put("pages_to_scan", "100\n"); /* what the kernel does when the advisor goes off */
+	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
+	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
+	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "100", &err), 0);
+	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "200", &err), 0);
+	assert_knob("advisor_mode", "none");
+	assert_knob("pages_to_scan", "100");
+	assert_knob("sleep_millisecs", "200");
+	assert_int_equal(st.n_knobs, 4);
+	assert_string_equal(record(&st, "advisor_mode")->set, "none");
+	assert_string_equal(record(&st, "advisor_mode")->saved, "none");
+	assert_string_equal(record(&st, "sleep_millisecs")->saved, "20");
+	assert_string_equal(record(&st, "pages_to_scan")->saved, "100");
+	assert_int_equal(u.n, 3);
+
+	/* pages_to_scan already holds its value from before: 2 writes. */
+	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 2);
+	assert_knob("sleep_millisecs", "20");
+	assert_knob("advisor_mode", "scan-time");
+	assert_int_equal(u.n, 0);
+	assert_int_equal(st.n_knobs, 2);
+	assert_string_equal(record(&st, "advisor_mode")->set, "scan-time");
+	assert_null(record(&st, "pages_to_scan"));
+	assert_null(record(&st, "sleep_millisecs"));
+
+	/* And the hook's last poststop then restores the original ksmd. */
+	assert_int_equal(ksmd_release(&st, &err), 2);
+	assert_knob("run", "0");
+	assert_knob("advisor_mode", "none");
+	sp_error_free(&err);
+}
+
+/* The governor died without restoring: the hook's release still puts
+ * every knob back from the records the governor made. */
+static void test_release_after_governor_crash(void **state)
+{
+	struct ksmd_gov_undo u = { 0 };
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	(void)state;
+	hook_records(&st);
+	assert_int_equal(ksmd_gov_set(&u, &st, "advisor_mode", "none", &err), 0);
+	put("pages_to_scan", "100\n");
+	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
+	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
+	/* no ksmd_gov_restore: crash */
+	assert_true(ksmd_release(&st, &err) >= 3);
+	assert_knob("run", "0");
+	assert_knob("pages_to_scan", "100");
+	assert_knob("sleep_millisecs", "20");
+	assert_knob("advisor_mode", "none");
+	assert_int_equal(st.n_knobs, 0);
+	sp_error_free(&err);
+}
+
+/* A knob someone else changed while the governor ran stays theirs. */
+static void test_undo_leaves_foreign_change(void **state)
+{
+	struct ksmd_gov_undo u = { 0 };
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	(void)state;
+	hook_records(&st);
+	put("advisor_mode", "[none] scan-time\n");
+	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
+	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
+	put("sleep_millisecs", "50\n"); /* the operator */
+	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 1);
+	assert_knob("sleep_millisecs", "50");
+	assert_knob("pages_to_scan", "500");
+	assert_null(record(&st, "pages_to_scan"));
+	/* The stale record cannot make the hook touch the operator's value. */
+	assert_int_equal(ksmd_release(&st, &err), 1); /* run only */
+	assert_knob("sleep_millisecs", "50");
+	sp_error_free(&err);
+}
+
+/* A restarted governor adopts what its previous run recorded. */
+static void test_note_adopts_records(void **state)
+{
+	struct ksmd_gov_undo u = { 0 };
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	(void)state;
+	hook_records(&st);
+	put("advisor_mode", "[none] scan-time\n");
+	strcpy(st.knobs[0].set, "none");
+	st.n_knobs = 3;
+	strcpy(st.knobs[2].name, "pages_to_scan");
+	strcpy(st.knobs[2].saved, "100");
+	strcpy(st.knobs[2].set, "4000");
+	put("pages_to_scan", "4000\n");
+	assert_int_equal(ksmd_gov_note(&u, "advisor_mode", "scan-time", "none", true), 0);
+	assert_int_equal(ksmd_gov_note(&u, "pages_to_scan", "100", "4000", false), 0);
+	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 2);
+	assert_knob("pages_to_scan", "100");
+	assert_knob("advisor_mode", "scan-time");
+	assert_int_equal(st.n_knobs, 2);
+	sp_error_free(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idle_at_start),
+		cmocka_unit_test(test_event_boosts),
+		cmocka_unit_test(test_decay_after_no_progress),
+		cmocka_unit_test(test_minimum_boost),
+		cmocka_unit_test(test_memory_arriving_keeps_boost),
+		cmocka_unit_test(test_nothing_to_scan_decays),
+		cmocka_unit_test(test_stall_decays),
+		cmocka_unit_test(test_budget_throttles),
+		cmocka_unit_test(test_budget_throttles_without_pages_scanned),
+		cmocka_unit_test(test_reboost_from_idle),
+		cmocka_unit_test(test_event_respects_spent_budget),
+		cmocka_unit_test(test_parse_stat_cpu),
+		cmocka_unit_test(test_find_ksmd),
+		cmocka_unit_test_setup_teardown(test_undo_restores_hook_setting, undo_setup, undo_teardown),
+		cmocka_unit_test_setup_teardown(test_release_after_governor_crash, undo_setup, undo_teardown),
+		cmocka_unit_test_setup_teardown(test_undo_leaves_foreign_change, undo_setup, undo_teardown),
+		cmocka_unit_test_setup_teardown(test_note_adopts_records, undo_setup, undo_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
