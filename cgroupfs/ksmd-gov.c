@@ -111,6 +111,9 @@ int ksmd_read_counters(struct gov_sample *s, sp_error_t *err)
 		if (ret < 0)
 			return ret;
 	}
+	s->has_pages_scanned = ksm_knob_read_u64("pages_scanned", &s->pages_scanned, NULL) == 0;
+	if (!s->has_pages_scanned)
+		s->pages_scanned = 0;
 	return 0;
 }
 

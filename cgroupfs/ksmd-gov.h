@@ -30,7 +30,7 @@ int ksmd_cpu_seconds(pid_t pid, double *secs, sp_error_t *err);
 int ksmd_parse_stat_cpu(const char *line, long ticks_per_sec, double *secs);
 
 /* The counters of struct gov_sample from the KSM sysfs directory (t and
- * cpu are left alone). */
+ * cpu are left alone); pages_scanned where the kernel has it. */
 int ksmd_read_counters(struct gov_sample *s, sp_error_t *err);
 
 struct ksmd_gov_change {
