@@ -353,6 +353,8 @@ int seccomp_proc_arch(pid_t pid, uint32_t *arch, sp_error_t *err)
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ESRCH))
+		return sp_error_set(err, ESRCH, "pid %d exited", (int)pid);
 	if (fd < 0)
 		return sp_error_set(err, errno, "open `%s`", path);
 	n = pread(fd, h, sizeof(h), 0);
@@ -386,6 +388,8 @@ int seccomp_proc_mode(pid_t pid, sp_error_t *err)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	ret = read_file_bounded(AT_FDCWD, path, 65536, &buf, NULL, err);
+	if (ret == -ENOENT || ret == -ESRCH)
+		return sp_error_set(err, ESRCH, "pid %d exited", (int)pid);
 	if (ret < 0)
 		return ret;
 	p = strstr(buf, "\nSeccomp:");

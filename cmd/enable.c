@@ -437,8 +437,11 @@ int verb_enable(int argc, char **argv, const struct sp_global_opts *g)
 		sp_cli_error("%s: %s", o.verb, sp_error_msg(err));
 		return 1;
 	}
-	printf("%s: KSM %s for %s (domain %s): %zu process%s changed, %zu already %s, %zu skipped, %zu failed, %zu pass%s\n",
-	       o.verb, o.on ? "on" : "off", o.id, o.domain, pr.changed, pr.changed == 1 ? "" : "es", pr.already,
-	       o.on ? "on" : "off", pr.skipped, pr.failed, pr.passes, pr.passes == 1 ? "" : "es");
+	printf("%s: KSM %s for %s", o.verb, o.on ? "on" : "off", o.id);
+	if (o.on)
+		printf(" (domain %s)", o.domain);
+	printf(": %zu process%s changed, %zu already %s, %zu skipped, %zu failed, %zu pass%s\n", pr.changed,
+	       pr.changed == 1 ? "" : "es", pr.already, o.on ? "on" : "off", pr.skipped, pr.failed, pr.passes,
+	       pr.passes == 1 ? "" : "es");
 	return pr.skipped || pr.failed ? 3 : 0;
 }
