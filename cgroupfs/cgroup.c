@@ -337,20 +337,27 @@ int cgroup_pick_path(const char *mountinfo, const char *proc_cgroup, char **path
 	return -ENOENT;
 }
 
+static char *cached_mountinfo;
+
 int cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
 {
 	_cleanup_free_ char *mountinfo = NULL, *pc = NULL;
 	char p[64];
 	int ret;
 
-	ret = read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo, NULL, err);
-	if (ret < 0)
-		return ret;
+	/* status asks for a hundred containers at once; the mounts do not
+	 * change under it. */
+	if (!cached_mountinfo) {
+		ret = read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo, NULL, err);
+		if (ret < 0)
+			return ret;
+		cached_mountinfo = TAKE_PTR(mountinfo);
+	}
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
 	ret = read_file_bounded(AT_FDCWD, p, PROC_CGROUP_MAX, &pc, NULL, err);
 	if (ret < 0)
 		return ret;
-	ret = cgroup_pick_path(mountinfo, pc, path);
+	ret = cgroup_pick_path(cached_mountinfo, pc, path);
 	if (ret == -ENOENT)
 		return sp_error_set(err, ENOENT, "pid %d is in no container cgroup (root cgroup of every hierarchy)",
 				    (int)pid);

@@ -102,56 +102,56 @@ int ksm_stat_parse_statm(const char *text, struct ksm_proc_sample *s)
 	return 0;
 }
 
-/* Read a small /proc file; -ESRCH when the process is gone. */
-static int read_small(int dirfd, const char *name, char *buf, size_t size)
+/*
+ * Read a small /proc file in one read(): these are single_open seq files,
+ * which hand over the whole text in the first read when the buffer holds
+ * it, so a short read is the end (the second read would cost as much as the
+ * first on a node with a thousand processes).  -ESRCH when the process is
+ * gone.
+ */
+static int read_small(const char *path, char *buf, size_t size)
 {
 	_cleanup_close_ int fd = -EBADF;
-	size_t len = 0;
+	ssize_t n;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == ENOENT ? -ESRCH : -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size - 1)
-			return -EFBIG;
-	}
-	buf[len] = '\0';
-	return (int)len;
+		return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+	if ((size_t)n == size - 1)
+		return -EFBIG;
+	buf[n] = '\0';
+	return (int)n;
 }
 
 int ksm_proc_sample_read(pid_t pid, struct ksm_proc_sample *s, sp_error_t *err)
 {
-	_cleanup_close_ int dirfd = -EBADF;
 	char path[64], buf[PROC_SMALL_MAX];
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return errno == ENOENT ? -ESRCH : sp_error_set(err, errno, "open `%s`", path);
-	ret = read_small(dirfd, "ksm_stat", buf, sizeof(buf));
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
+	ret = read_small(path, buf, sizeof(buf));
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0)
-		return sp_error_set(err, -ret, "read `%s/ksm_stat`", path);
+		return sp_error_set(err, -ret, "read `%s`", path);
 	if (ksm_stat_parse_proc(buf, s) < 0)
 		return -ESRCH; /* no mm: exiting, a zombie, or a kernel thread */
-	ret = read_small(dirfd, "statm", buf, sizeof(buf));
+	/* A pid reused between the two reads would mix two processes' figures
+	 * in one sample; both are momentary readings anyway, and the sums are
+	 * a snapshot of a node that keeps changing. */
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	ret = read_small(path, buf, sizeof(buf));
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0)
-		return sp_error_set(err, -ret, "read `%s/statm`", path);
+		return sp_error_set(err, -ret, "read `%s`", path);
 	if (ksm_stat_parse_statm(buf, s) < 0)
 		return -ESRCH; /* an exiting process prints zeros or nothing */
 	return 0;
