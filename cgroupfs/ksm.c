@@ -94,6 +94,11 @@ int ksm_proc_stat_parse(const char *text, struct ksm_proc_stat *st)
 		char val[32];
 
 		if (sscanf(line, "%63s %31s", key, val) == 2) {
+			size_t klen = strlen(key);
+
+			/* newer kernels print "ksm_merge_any: yes" */
+			if (klen > 0 && key[klen - 1] == ':')
+				key[klen - 1] = '\0';
 			if (strcmp(key, "ksm_rmap_items") == 0)
 				st->rmap_items = strtoll(val, NULL, 10);
 			else if (strcmp(key, "ksm_zero_pages") == 0)

@@ -54,12 +54,13 @@ requires() {
 
 # The runtime, as the tests run it.  crun refuses hybrid cgroups, so it runs
 # in a private mount namespace with the cgroup2 mount removed (test harness
-# only: the product does not care how the runtime is started).
+# only: the product does not care how the runtime is started).  Every call
+# is bounded, so a hung hook fails the test instead of hanging it.
 rt() {
 	case "$RUNTIME" in
-	runc) runc --root "$RT_ROOT" "$@" ;;
+	runc) timeout 120 runc --root "$RT_ROOT" "$@" ;;
 	crun)
-		unshare -m --propagation private -- sh -c \
+		timeout 120 unshare -m --propagation private -- sh -c \
 			'if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi; exec crun --root "$0" "$@"' \
 			"$RT_ROOT" "$@" ;;
 	*) fail "unknown RUNTIME=$RUNTIME" ;;
@@ -193,15 +194,16 @@ make_bundle() {
 	echo "$b"
 }
 
-# start NAME BUNDLE: create and start a detached container; output in
-# $BATS_TEST_TMPDIR/NAME.log.  Sets $output/$status like `run`.
+# start_container NAME BUNDLE: create and start a detached container; its
+# output goes to $BATS_TEST_TMPDIR/NAME.log.  Sets $output/$status like `run`
+# (not `run` itself: the detached container inherits stdout, and `run`
+# would wait for it to close).
 start_container() {
-	local id=$1 bundle=$2
+	local id=$1 bundle=$2 log=$BATS_TEST_TMPDIR/$1.log
 	echo "$id" >> "$CONTAINERS_FILE"
-	run timeout 60 rt run -d -b "$bundle" "$id" < /dev/null > "$BATS_TEST_TMPDIR/$id.log" 2>&1
-	local st=$status
-	output=$(cat "$BATS_TEST_TMPDIR/$id.log")
-	status=$st
+	status=0
+	rt run -d -b "$bundle" "$id" < /dev/null > "$log" 2>&1 || status=$?
+	output=$(cat "$log")
 	echo "\$ $RUNTIME run $id -> $status" >&2
 	echo "$output" >&2
 	return 0
@@ -213,7 +215,7 @@ container_pid() {
 
 # KSM line of a process: ksm_field PID ksm_merge_any
 ksm_field() {
-	awk -v k="$2" '$1 == k {print $2}' "/proc/$1/ksm_stat"
+	awk -v k="$2" '$1 == k || $1 == k ":" {print $2}' "/proc/$1/ksm_stat"
 }
 
 # Wait (up to $2 s) until the container's workload printed "ready".
