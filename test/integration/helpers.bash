@@ -163,6 +163,8 @@ make_bundle() {
 	local name=$1 b ann='{}' kv args_json
 	shift
 	b=$BATS_TEST_TMPDIR/$name
+	# crun does not show a failing hook's stderr; it writes it here.
+	ann=$(jq -c --arg f "$BATS_TEST_TMPDIR/$name.hook-stderr" '. + {"run.oci.hooks.stderr": $f}' <<< "$ann")
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		kv=$1
 		ann=$(jq -c --arg k "${kv%%=*}" --arg v "${kv#*=}" '. + {($k): $v}' <<< "$ann")
@@ -203,7 +205,7 @@ start_container() {
 	echo "$id" >> "$CONTAINERS_FILE"
 	status=0
 	rt run -d -b "$bundle" "$id" < /dev/null > "$log" 2>&1 || status=$?
-	output=$(cat "$log")
+	output=$(cat "$log" "$BATS_TEST_TMPDIR/$id.hook-stderr" 2>/dev/null)
 	echo "\$ $RUNTIME run $id -> $status" >&2
 	echo "$output" >&2
 	return 0
