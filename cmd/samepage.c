@@ -14,6 +14,7 @@ static const struct sp_verb verbs[] = {
 	{ "exec", verb_exec, "run a command with KSM on for it and its children" },
 	{ "oci-config", verb_oci_config, "add samepage-hook to an OCI bundle's config.json (plain runc/crun)" },
 	{ "governor", verb_governor, "run ksmd fast while new containers merge, slow after, within a CPU budget" },
+	{ "doctor", verb_doctor, "check whether this node can run KSM per container, and why not" },
 	{ "status", verb_status, "show what KSM merges per container and security domain" },
 	{ "metrics", verb_metrics, "print the status figures as Prometheus metrics" },
 	{ "enable", verb_enable, "switch KSM on for a running cgroup or process" },

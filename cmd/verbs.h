@@ -24,6 +24,7 @@ struct sp_verb {
 int verb_exec(int argc, char **argv, const struct sp_global_opts *g);
 int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g);
 int verb_governor(int argc, char **argv, const struct sp_global_opts *g);
+int verb_doctor(int argc, char **argv, const struct sp_global_opts *g);
 int verb_status(int argc, char **argv, const struct sp_global_opts *g);
 int verb_metrics(int argc, char **argv, const struct sp_global_opts *g);
 int verb_enable(int argc, char **argv, const struct sp_global_opts *g); /* enable and disable */
