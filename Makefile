@@ -52,8 +52,14 @@ $(B)/libsamepage.a: $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# Every container start runs the hook: linked statically (still PIE) it
+# skips the dynamic loader, about 1 ms per run on this machine.
+HOOK_LDFLAGS ?= -static-pie
+ifeq ($(SANITIZE),1)
+HOOK_LDFLAGS :=
+endif
 $(B)/samepage-hook: $(HOOK_OBJS) $(B)/libsamepage.a
-	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(B)/libsamepage.a $(LIBS)
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(HOOK_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(B)/libsamepage.a $(LIBS)
 
 $(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a
 	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(B)/libsamepage.a $(LIBS)

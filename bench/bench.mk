@@ -8,3 +8,9 @@
 
 bench-status: all
 	bench/status
+
+# make bench-start-overhead   container create+start+delete with vs without
+#                             the hook (target: median ratio <= 1.03)
+.PHONY: bench-start-overhead
+bench-start-overhead: all
+	bench/start-overhead

@@ -12,7 +12,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +38,27 @@ struct hook_opts {
 	const char *config;
 	const char *state_dir;
 };
+
+/* Runtimes differ in what they do with a hook's stderr (runc shows it only
+ * when the hook fails, crun discards it unless run.oci.hooks.stderr is set),
+ * so problems also go to syslog. */
+static void report(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("samepage-hook: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+
+	openlog("samepage-hook", LOG_PID, LOG_DAEMON);
+	va_start(ap, fmt);
+	vsyslog(priority, fmt, ap);
+	va_end(ap);
+	closelog();
+}
 
 static void usage(FILE *f)
 {
@@ -186,7 +209,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *oci, c
 	 * and whoever runs ksmd decides when pages merge. */
 	sp_error_t kerr = NULL;
 	if (ksmd_take(&st, &cfg, &kerr) < 0)
-		fprintf(stderr, "samepage-hook: warning: container %s: %s\n", oci->id, sp_error_msg(kerr));
+		report(LOG_WARNING, "warning: container %s: %s", oci->id, sp_error_msg(kerr));
 	sp_error_free(&kerr);
 
 	return sp_state_save(o->state_dir, &st, err);
@@ -233,13 +256,13 @@ int main(int argc, char **argv)
 	if (ret == 0)
 		ret = oci_state_parse(input, len, o.stage == STAGE_CREATE, &oci, &err);
 	if (ret < 0) {
-		fprintf(stderr, "samepage-hook: error: %s: %s\n", o.stage_name, sp_error_msg(err));
+		report(LOG_ERR, "error: %s: %s", o.stage_name, sp_error_msg(err));
 		return 1;
 	}
 
 	ret = oci_request_from_state(&oci, &req, &err);
 	if (ret < 0) {
-		fprintf(stderr, "samepage-hook: error: container %s: %s\n", oci.id, sp_error_msg(err));
+		report(LOG_ERR, "error: container %s: %s", oci.id, sp_error_msg(err));
 		oci_state_free(&oci);
 		return 1;
 	}
@@ -256,8 +279,8 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		bool fatal = o.stage == STAGE_CREATE && req.required;
 
-		fprintf(stderr, "samepage-hook: %s: container %s: %s KSM: %s\n", fatal ? "error" : "warning", oci.id,
-			o.stage == STAGE_CREATE ? "cannot enable" : "cannot release", sp_error_msg(err));
+		report(fatal ? LOG_ERR : LOG_WARNING, "%s: container %s: %s KSM: %s", fatal ? "error" : "warning",
+		       oci.id, o.stage == STAGE_CREATE ? "cannot enable" : "cannot release", sp_error_msg(err));
 		if (fatal) {
 			oci_state_free(&oci);
 			return 1;

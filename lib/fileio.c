@@ -122,7 +122,10 @@ int write_file_atomic(const char *path, const char *data, size_t len, unsigned i
 		}
 		off += n;
 	}
-	if (fsync(fd) < 0 || fchmod(fd, mode) < 0) {
+	/* No fsync: state files live in /run (tmpfs) and mean nothing after a
+	 * reboot; rename alone keeps readers from seeing a torn file, and an
+	 * fsync would put a disk flush on every container start. */
+	if (fchmod(fd, mode) < 0) {
 		int saved = errno;
 		unlink(tmp);
 		return sp_error_set(err, saved, "sync `%s`", tmp);

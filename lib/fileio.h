@@ -20,8 +20,8 @@ int read_file_line(const char *path, char **out, sp_error_t *err);
 /* Write a string to an existing file (sysfs knob, cgroup file). */
 int write_file_str(const char *path, const char *value, sp_error_t *err);
 
-/* Write data to path atomically: temp file in the same directory, fsync,
- * rename.  mode is the new file's mode. */
+/* Write data to path atomically: temp file in the same directory, then
+ * rename (no fsync: for runtime state).  mode is the new file's mode. */
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned int mode, sp_error_t *err);
 
 /* Create directory and parents (mode 0755 unless given). */

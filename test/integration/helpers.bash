@@ -57,6 +57,15 @@ requires() {
 # only: the product does not care how the runtime is started).  Every call
 # is bounded, so a hung hook fails the test instead of hanging it.
 rt() {
+	# Containers must not inherit the KSM test lock (a leftover would hold it).
+	if [ -n "${KSM_LOCK_FD:-}" ]; then
+		rt_inner "$@" {KSM_LOCK_FD}>&-
+	else
+		rt_inner "$@"
+	fi
+}
+
+rt_inner() {
 	case "$RUNTIME" in
 	runc) timeout 120 runc --root "$RT_ROOT" "$@" ;;
 	crun)
@@ -123,14 +132,16 @@ ksm_knob() {
 ksm_restore() {
 	local k v
 	[ -n "${KSM_SAVED:-}" ] && [ -f "$KSM_SAVED" ] || return 0
-	# run first: some knobs can only change while ksmd is stopped.
-	echo 0 > $KSM/run 2>/dev/null || true
+	# Scan rate first: ksmd holds its mutex for a whole batch of
+	# pages_to_scan pages, and writes to `run` wait for that mutex (seconds
+	# on a loaded machine with a large batch).
+	for k in pages_to_scan sleep_millisecs run; do
+		v=$(awk -v k=$k '$1 == k {print $2}' "$KSM_SAVED")
+		[ -n "$v" ] && [ "$(ksm_knob "$k")" != "$v" ] && echo "$v" > "$KSM/$k"
+	done
 	while read -r k v; do
-		[ "$k" = run ] && continue
 		[ "$(ksm_knob "$k")" = "$v" ] || echo "$v" > "$KSM/$k" 2>/dev/null || echo "warning: cannot restore $k=$v" >&2
 	done < "$KSM_SAVED"
-	v=$(awk '$1 == "run" {print $2}' "$KSM_SAVED")
-	echo "$v" > $KSM/run
 	KSM_SAVED=""
 	if [ -n "${KSM_LOCK_FD:-}" ]; then
 		exec {KSM_LOCK_FD}>&-
@@ -141,8 +152,8 @@ ksm_restore() {
 # Fast merging for tests (after ksm_save).
 ksm_fast() {
 	[ -f $KSM/advisor_mode ] && echo none > $KSM/advisor_mode
-	echo 20000 > $KSM/pages_to_scan
-	echo 10 > $KSM/sleep_millisecs
+	echo 5000 > $KSM/pages_to_scan
+	echo 20 > $KSM/sleep_millisecs
 	echo 1 > $KSM/run
 }
 
