@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The guest's test suite (run by init.sh as root, cwd = the clone):
+#   1. kselftest cgroup/test_ksm from the patched tree
+#   2. kselftest cgroup/test_core: the controller must not break cgroup core
+#   3. test-native-guest: cgroupfs/native.c against the real controller
+#   4. test/kernel/*.bats: samepage-hook + runc on the native backend
+# Writes TAP to $SP_RESULTS/tap and per-suite logs next to it; exits 1 when
+# anything failed.  Before the patch series exists (no `ksm` controller, no
+# test_ksm.c) the controller-dependent parts are reported as skipped; once
+# kernel/patches/series lists patches, their absence is a failure.
+set -u
+
+R=${SP_RESULTS:?}
+GB=$SP_B/kernel/guest-bin
+TAP=$R/tap
+n=0
+failed=0
+: >"$TAP"
+
+has_series=0
+if [ -f kernel/patches/series ] && grep -qv '^[[:space:]]*\(#.*\)\?$' kernel/patches/series; then
+	has_series=1
+fi
+has_controller=0
+grep -qw ksm /sys/fs/cgroup/cgroup.controllers && has_controller=1
+
+tap() { # tap ok|fail|skip NAME [REASON]
+	n=$((n + 1))
+	case "$1" in
+	ok) echo "ok $n - $2" ;;
+	skip) echo "ok $n - $2 # SKIP $3" ;;
+	*) echo "not ok $n - $2${3:+ # $3}"; failed=1 ;;
+	esac | tee -a "$TAP"
+}
+
+# A step that needs the patch series: skipped before it exists, failed after.
+not_applicable() { # NAME REASON
+	if [ "$has_series" = 1 ]; then
+		tap fail "$1" "$2 (kernel/patches/series is not empty)"
+	else
+		tap skip "$1" "$2: no patch series yet"
+	fi
+}
+
+# run_timed NAME LOG TIMEOUT CMD...: run a suite with a time limit.
+run_timed() {
+	local name=$1 log=$2 limit=$3 rc start
+	shift 3
+	echo "== $name"
+	start=$(date +%s)
+	timeout -k 5 "$limit" "$@" >"$log" 2>&1
+	rc=$?
+	sed 's/^/    /' "$log"
+	echo "   ($name: exit $rc, $(($(date +%s) - start)) s)"
+	return $rc
+}
+
+if [ "$has_controller" = 1 ]; then
+	echo +ksm >/sys/fs/cgroup/cgroup.subtree_control
+fi
+
+# 1. kselftest test_ksm
+if [ -x "$GB/test_ksm" ]; then
+	if [ "$has_controller" = 0 ]; then
+		not_applicable "kselftest cgroup/test_ksm" "the kernel has no ksm controller"
+	elif run_timed test_ksm "$R/test_ksm.log" 120 "$GB/test_ksm"; then
+		tap ok "kselftest cgroup/test_ksm"
+	else
+		tap fail "kselftest cgroup/test_ksm" "see test_ksm.log"
+	fi
+else
+	not_applicable "kselftest cgroup/test_ksm" "$(cat "$GB/test_ksm.missing" 2>/dev/null || echo "test_ksm not built")"
+fi
+
+# 2. kselftest test_core
+if [ -x "$GB/test_core" ]; then
+	if run_timed test_core "$R/test_core.log" 120 "$GB/test_core"; then
+		tap ok "kselftest cgroup/test_core"
+	else
+		tap fail "kselftest cgroup/test_core" "see test_core.log"
+	fi
+else
+	tap fail "kselftest cgroup/test_core" "test_core not built"
+fi
+
+# 3. the native backend library
+run_timed test-native-guest "$R/test-native-guest.log" 120 "$GB/test-native-guest"
+case $? in
+0) tap ok "native backend library (test/kernel/test-native-guest.c)" ;;
+77) not_applicable "native backend library (test/kernel/test-native-guest.c)" "the kernel has no ksm controller" ;;
+*) tap fail "native backend library (test/kernel/test-native-guest.c)" "see test-native-guest.log" ;;
+esac
+
+# 4. hook + runc on the native backend
+if [ "$has_controller" = 0 ]; then
+	not_applicable "samepage-hook on the native backend (test/kernel/*.bats)" "the kernel has no ksm controller"
+elif [ ! -x "$SP_B/samepage-hook" ]; then
+	tap fail "samepage-hook on the native backend (test/kernel/*.bats)" "$SP_B/samepage-hook not built"
+else
+	echo "== bats test/kernel"
+	SAMEPAGE_TEST_STRICT=1 timeout -k 5 180 bats --tap test/kernel >"$R/bats.tap" 2>"$R/bats.log"
+	rc=$?
+	sed 's/^/    /' "$R/bats.tap" "$R/bats.log"
+	if [ "$rc" = 0 ] && grep -q '^ok' "$R/bats.tap"; then
+		tap ok "samepage-hook on the native backend (test/kernel/*.bats: $(grep -c '^ok' "$R/bats.tap") tests)"
+	else
+		tap fail "samepage-hook on the native backend (test/kernel/*.bats)" "exit $rc, $(grep -c '^not ok' "$R/bats.tap") failed"
+	fi
+	sed 's/^/    /' "$R/bats.tap" >>"$TAP"
+fi
+
+echo "1..$n" >>"$TAP"
+exit $failed

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# PID 1 of the test guest (kernel/run.sh boots it with init=<this file>).
+# The root filesystem is the host's root, read-only over virtio-9p; this
+# script mounts the kernel filesystems and tmpfs for everything writable,
+# mounts the host's results directory (tag `results`, writable), runs the
+# suite chosen by SP_MODE and powers off.  Everything reported back to the
+# host goes into /run/results; the console only shows progress.
+#
+# Kernel command-line parameters with `=` that the kernel does not know
+# arrive here as environment: SP_MODE (check|bench), SP_TOP (the clone),
+# SP_B (its build directory).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+
+poweroff_now() {
+	sync
+	# busybox's reboot calls reboot(2) directly: no init system to ask.
+	# qemu runs with -no-reboot, so a reset ends it.
+	exec /bin/busybox reboot -f
+}
+trap poweroff_now EXIT
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /run/results /run/lock /root
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /run/results || {
+	echo "guest: cannot mount the results share" >&2
+	exit 1
+}
+# /root is read-only host state; tools that want a home get a tmpfs one.
+mount -t tmpfs tmpfs /root
+hostname samepage-guest
+
+R=/run/results
+echo "guest: Linux $(uname -r), $(nproc) CPUs, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+uname -r >"$R/uname"
+cat /sys/fs/cgroup/cgroup.controllers >"$R/controllers"
+
+cd "${SP_TOP:?SP_TOP not set}" || exit 1
+export SP_TOP SP_B=${SP_B:-$SP_TOP/build} SP_RESULTS=$R
+
+mode=${SP_MODE:-check}
+case "$mode" in
+check | bench) ;;
+*) echo "guest: unknown SP_MODE=$mode" >&2; exit 1 ;;
+esac
+bash "kernel/guest/$mode.sh" 2>&1 | tee "$R/$mode.log"
+echo "${PIPESTATUS[0]}" >"$R/exit-status"
+echo "guest: done (exit status $(cat "$R/exit-status"))"
