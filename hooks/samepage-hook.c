@@ -179,7 +179,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *oci, c
 
 	v = sp_policy_decide(&st, cfg.domain_policy, req->domain, oci->id);
 	if (!v.allow) {
-		ret = sp_error_set(err, EPERM,
+		ret = sp_error_set(err, 0,
 				   "domain `%s` refused: domain `%s` owns KSM on this node (%zu container%s, domain_policy exclusive)",
 				   req->domain, v.owner, v.owner_count, v.owner_count == 1 ? "" : "s");
 		record_refusal(&st, oci, req, 0, sp_error_msg(*err));

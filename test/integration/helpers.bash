@@ -216,7 +216,7 @@ start_container() {
 	echo "$id" >> "$CONTAINERS_FILE"
 	status=0
 	rt run -d -b "$bundle" "$id" < /dev/null > "$log" 2>&1 || status=$?
-	output=$(cat "$log" "$BATS_TEST_TMPDIR/$id.hook-stderr" 2>/dev/null)
+	output=$(cat "$log" "$BATS_TEST_TMPDIR/$id.hook-stderr" 2>/dev/null || true)
 	echo "\$ $RUNTIME run $id -> $status" >&2
 	echo "$output" >&2
 	return 0
