@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,9 +113,16 @@ static int procs_walk(int dirfd, const char *path, int depth, struct pid_list *l
 	struct dirent *de;
 	int ret, fd;
 
+	struct stat stbuf;
+
 	ret = procs_read_at(dirfd, path, l, err);
 	if (ret < 0 || depth >= CGROUP_DEPTH_MAX)
 		return ret;
+	/* cgroupfs (kernfs) keeps a directory's link count at 2 + its
+	 * subdirectories: a leaf cgroup, the common case, needs no readdir.
+	 * (Filesystems that report 1 for directories are walked.) */
+	if (fstat(dirfd, &stbuf) == 0 && stbuf.st_nlink == 2)
+		return 0;
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return sp_error_set(err, errno, "open cgroup `%s`", path);
@@ -338,6 +346,7 @@ int cgroup_pick_path(const char *mountinfo, const char *proc_cgroup, char **path
 }
 
 static char *cached_mountinfo;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
 {
@@ -347,12 +356,16 @@ int cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
 
 	/* status asks for a hundred containers at once; the mounts do not
 	 * change under it. */
+	pthread_mutex_lock(&cache_lock);
 	if (!cached_mountinfo) {
 		ret = read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo, NULL, err);
-		if (ret < 0)
+		if (ret < 0) {
+			pthread_mutex_unlock(&cache_lock);
 			return ret;
+		}
 		cached_mountinfo = TAKE_PTR(mountinfo);
 	}
+	pthread_mutex_unlock(&cache_lock);
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
 	ret = read_file_bounded(AT_FDCWD, p, PROC_CGROUP_MAX, &pc, NULL, err);
 	if (ret < 0)

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,8 @@ int ksm_stat_cgroup(const char *path, struct ksm_group_stat *out, sp_error_t *er
 		return sp_error_wrap(err, "cgroup `%s`", path);
 
 	/* The native controller sums ksm_stat in the kernel, consistently. */
+	if (!ksm_native_available())
+		return 0;
 	if (asprintf(&native, "%s/ksm.stat", path) < 0)
 		return sp_error_set(err, ENOMEM, "cgroup `%s`", path);
 	if (access(native, R_OK) == 0) {
@@ -482,12 +485,9 @@ static void row_set_error(struct ksm_report_row *row, sp_error_t *e)
 	sp_error_free(e);
 }
 
-/* Figures of a container of the state. */
-static void row_fill_entry(struct ksm_report_row *row, const struct sp_container *c)
+/* What the state says about a container (before any /proc read). */
+static void row_init_entry(struct ksm_report_row *row, const struct sp_container *c)
 {
-	sp_error_t e = NULL;
-	int ret;
-
 	row->id = strdup(c->id);
 	row->domain = strdup_or_null(c->domain);
 	row->backend = strdup_or_null(c->backend);
@@ -495,6 +495,14 @@ static void row_fill_entry(struct ksm_report_row *row, const struct sp_container
 	row->pid = c->pid;
 	row->in_state = true;
 	row->enabled = c->enabled;
+}
+
+/* Figures of a container of the state. */
+static void row_read_entry(struct ksm_report_row *row, const struct sp_container *c)
+{
+	sp_error_t e = NULL;
+	int ret;
+
 	row->running = entry_running(c);
 	if (!row->running)
 		return;
@@ -518,6 +526,10 @@ static void row_fill_entry(struct ksm_report_row *row, const struct sp_container
 			return;
 		}
 	}
+	if (!row->cgroup) {
+		row->error = strdup("out of memory");
+		return;
+	}
 	ret = ksm_stat_cgroup(row->cgroup, &row->stat, &e);
 	if (ret < 0) {
 		/* The container went away between the two reads. */
@@ -527,6 +539,68 @@ static void row_fill_entry(struct ksm_report_row *row, const struct sp_container
 			row_set_error(row, &e);
 		sp_error_free(&e);
 	}
+}
+
+/* Figures of a row: a state entry, or a cgroup given by path (c NULL). */
+static void row_read(struct ksm_report_row *row, const struct sp_container *c)
+{
+	sp_error_t e = NULL;
+
+	if (c) {
+		row_read_entry(row, c);
+		return;
+	}
+	if (ksm_stat_cgroup(row->cgroup, &row->stat, &e) < 0)
+		row_set_error(row, &e);
+}
+
+/*
+ * Rows are independent and reading them is all small /proc and cgroupfs
+ * reads, so they are read by a few threads: a hundred containers with a
+ * thousand processes take half the time on two CPUs, and a busy node
+ * schedules two readers more often than one.
+ */
+#define READERS_MAX 4
+#define ROWS_PER_READER 16
+
+struct read_ctx {
+	struct ksm_report_row *rows;
+	const struct sp_container **entries;
+	size_t n;
+	size_t next;
+};
+
+static void *read_rows(void *arg)
+{
+	struct read_ctx *ctx = arg;
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&ctx->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= ctx->n)
+			return NULL;
+		row_read(&ctx->rows[i], ctx->entries[i]);
+	}
+}
+
+static void read_all_rows(struct read_ctx *ctx)
+{
+	pthread_t threads[READERS_MAX - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = ctx->n / ROWS_PER_READER, started = 0, i;
+
+	if (want > READERS_MAX)
+		want = READERS_MAX;
+	if (cpus > 0 && want > (size_t)cpus)
+		want = (size_t)cpus;
+	/* This thread is one reader; a thread that cannot start is not
+	 * needed for correctness. */
+	for (i = 1; i < want; i++)
+		if (pthread_create(&threads[started], NULL, read_rows, ctx) == 0)
+			started++;
+	read_rows(ctx);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
 }
 
 static const struct sp_container *find_by_cgroup(const struct sp_state *st, const char *path)
@@ -603,9 +677,28 @@ static int report_domains(struct ksm_report *r)
 	return 0;
 }
 
+static int add_job(struct ksm_report *r, size_t *cap, const struct sp_container ***entries,
+		   const struct sp_container *c, struct ksm_report_row **row)
+{
+	size_t old_cap = *cap;
+
+	if (report_add_row(r, cap, row) < 0)
+		return -ENOMEM;
+	if (*cap != old_cap) {
+		const struct sp_container **n = realloc(*entries, *cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		*entries = n;
+	}
+	(*entries)[r->n_rows - 1] = c;
+	return 0;
+}
+
 int ksm_report_collect(const struct sp_state *st, const char *domain, char *const *targets, size_t n_targets,
 		       struct ksm_report *r, sp_error_t *err)
 {
+	_cleanup_free_ const struct sp_container **entries = NULL;
 	struct ksm_report_row *row;
 	size_t i, cap = 0;
 	int ret;
@@ -616,15 +709,16 @@ int ksm_report_collect(const struct sp_state *st, const char *domain, char *cons
 	if (ret < 0)
 		return ret;
 
+	/* First the rows as the state and the arguments define them... */
 	if (n_targets == 0) {
 		for (i = 0; i < st->n_containers; i++) {
 			const struct sp_container *c = &st->containers[i];
 
 			if (domain && cmp_str_null(c->domain, domain) != 0)
 				continue;
-			if (report_add_row(r, &cap, &row) < 0)
+			if (add_job(r, &cap, &entries, c, &row) < 0)
 				return sp_error_set(err, ENOMEM, "status report");
-			row_fill_entry(row, c);
+			row_init_entry(row, c);
 		}
 	}
 	for (i = 0; i < n_targets; i++) {
@@ -637,23 +731,26 @@ int ksm_report_collect(const struct sp_state *st, const char *domain, char *cons
 			c = find_by_cgroup(st, targets[i]);
 		if (domain && (!c || cmp_str_null(c->domain, domain) != 0))
 			continue;
-		if (report_add_row(r, &cap, &row) < 0)
+		if (add_job(r, &cap, &entries, c, &row) < 0)
 			return sp_error_set(err, ENOMEM, "status report");
 		if (c) {
-			row_fill_entry(row, c);
+			row_init_entry(row, c);
 			continue;
 		}
-		sp_error_t e = NULL;
-
 		row->id = strdup(targets[i]);
 		row->cgroup = strdup(targets[i]);
 		row->running = true;
-		if (ksm_stat_cgroup(targets[i], &row->stat, &e) < 0)
-			row_set_error(row, &e);
+		if (!row->cgroup)
+			return sp_error_set(err, ENOMEM, "status report");
 	}
 	for (i = 0; i < r->n_rows; i++)
 		if (!r->rows[i].id)
 			return sp_error_set(err, ENOMEM, "status report");
+
+	/* ...then their figures. */
+	struct read_ctx ctx = { .rows = r->rows, .entries = entries, .n = r->n_rows };
+	read_all_rows(&ctx);
+
 	qsort(r->rows, r->n_rows, sizeof(*r->rows), cmp_rows);
 	if (report_domains(r) < 0)
 		return sp_error_set(err, ENOMEM, "status report");
