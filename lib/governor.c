@@ -46,8 +46,10 @@ static double boost_pps(const struct gov_params *p)
 
 void gov_init(struct gov *g, const struct gov_params *p)
 {
+	struct gov_params copy = *p; /* p may point into g (a reset) */
+
 	memset(g, 0, sizeof(*g));
-	g->p = *p;
+	g->p = copy;
 	if (g->p.boost_sleep_ms == 0)
 		g->p.boost_sleep_ms = 1;
 	if (g->p.idle_sleep_ms == 0)
