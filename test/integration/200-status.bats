@@ -46,7 +46,7 @@ teardown() {
 	config_no_ksmd
 	local b
 	b=$(make_bundle web samepage.io/merge=true samepage.io/domain=team-a -- fillmem 4 1 2)
-	start_ct web "$b"
+	start_container web "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	wait_ready web
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
@@ -69,9 +69,9 @@ teardown() {
 	local b1 b2 pids prev="" now i json row
 	b1=$(make_bundle twin1 samepage.io/merge=true samepage.io/domain=team-a -- fillmem 16 7 1)
 	b2=$(make_bundle twin2 samepage.io/merge=true samepage.io/domain=team-a -- fillmem 16 7 1)
-	start_ct twin1 "$b1"
+	start_container twin1 "$b1"
 	[ "$status" -eq 0 ] || fail "twin1 did not start: $output"
-	start_ct twin2 "$b2"
+	start_container twin2 "$b2"
 	[ "$status" -eq 0 ] || fail "twin2 did not start: $output"
 	wait_ready twin1
 	wait_ready twin2
@@ -123,9 +123,9 @@ teardown() {
 	local b1 b2
 	b1=$(make_bundle owner samepage.io/merge=true samepage.io/domain=team-a)
 	b2=$(make_bundle other samepage.io/merge=true samepage.io/domain=team-b)
-	start_ct owner "$b1"
+	start_container owner "$b1"
 	[ "$status" -eq 0 ] || fail "owner did not start: $output"
-	start_ct other "$b2"
+	start_container other "$b2"
 	[ "$status" -eq 0 ] || fail "other did not start: $output"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
 	echo "$output" | jq -e '.containers[] | select(.id == "other") | .state == "refused" and .enabled == false
@@ -141,8 +141,8 @@ teardown() {
 	local b1 b2 cg
 	b1=$(make_bundle a1 samepage.io/merge=true samepage.io/domain=team-a)
 	b2=$(make_bundle b1 samepage.io/merge=true samepage.io/domain=team-b)
-	start_ct a1 "$b1"
-	start_ct b1 "$b2"
+	start_container a1 "$b1"
+	start_container b1 "$b2"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json --domain team-b
 	echo "$output" | jq -e '[.containers[].id] == ["b1"] and [.domains[].domain] == ["team-b"]' || fail "--domain"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json a1

@@ -38,7 +38,7 @@ teardown() {
 	requires prctl_ksm
 	local b
 	b=$(make_bundle m1 samepage.io/merge=true samepage.io/domain=team-a -- fillmem 4 1 1)
-	start_ct m1 "$b"
+	start_container m1 "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	wait_ready m1
 	"$SAMEPAGE" --state-dir "$STATE_DIR" metrics > "$BATS_TEST_TMPDIR/out.prom"

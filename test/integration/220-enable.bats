@@ -69,7 +69,7 @@ spawner_bundle() {
 @test "enable --cgroup: running unannotated container, its earlier and later children; disable reverts" {
 	local b cg id
 	b=$(spawner_bundle plain)
-	start_ct plain "$b"
+	start_container plain "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	cg=$(container_cgroup plain)
 	for _ in $(seq 1 50); do [ "$(cgroup_pids "$cg" | wc -l)" -ge 4 ] && break; sleep 0.1; done
@@ -115,7 +115,7 @@ spawner_bundle() {
 				    args: [{index: 0, value: 67, op: "SCMP_CMP_EQ"}]}]}' \
 			"$b/config.json" > "$b/config.json.new"
 		mv "$b/config.json.new" "$b/config.json"
-		start_ct "sc-$action" "$b"
+		start_container "sc-$action" "$b"
 		[ "$status" -eq 0 ] || fail "container did not start: $output"
 		wait_ready "sc-$action"
 		cg=$(container_cgroup "sc-$action")
@@ -142,8 +142,8 @@ spawner_bundle() {
 	local b1 b2 cg1 cg2
 	b1=$(make_bundle d1)
 	b2=$(make_bundle d2)
-	start_ct d1 "$b1"
-	start_ct d2 "$b2"
+	start_container d1 "$b1"
+	start_container d2 "$b2"
 	cg1=$(container_cgroup d1)
 	cg2=$(container_cgroup d2)
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --cgroup "$cg1" --domain team-a

@@ -82,11 +82,3 @@ prom_validate() {
 	}
 	END { if (samples == 0) { print "no samples"; err = 1 } exit err }' "$1"
 }
-
-# start_container with its hook-stderr file present: helpers.bash cats it
-# along with the log, and only crun writes it (a missing file would fail
-# the command substitution under bats' errexit).
-start_ct() {
-	touch "$BATS_TEST_TMPDIR/$1.hook-stderr"
-	start_container "$@"
-}
