@@ -14,3 +14,19 @@ bench-status: all
 .PHONY: bench-start-overhead
 bench-start-overhead: all
 	bench/start-overhead
+
+# make bench-converge   8 runc containers x 64 MiB identical memory: time and
+#                       ksmd CPU until 95 % merged, per way of running ksmd
+#                       (target: governor <= 3 s and no more CPU than the
+#                       advisor).  CONVERGE_TRAIL=10 for a quick run.
+.PHONY: bench-converge
+$(B)/bench/converge-watch: bench/converge.d/watch.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -o $@ $<
+
+$(B)/bench/fillmem: test/integration/fillmem.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -static -o $@ $<
+
+bench-converge: all $(B)/bench/converge-watch $(B)/bench/fillmem
+	bench/converge
