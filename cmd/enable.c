@@ -62,6 +62,7 @@ struct seen {
 };
 
 struct pass_result {
+	bool native;        /* ksm.enable was written; the kernel did the rest */
 	size_t changed, already, skipped, failed, passes;
 	struct seen *seen;
 	size_t n_seen, cap_seen;
@@ -325,7 +326,7 @@ static int run(const struct enable_opts *o, const struct sp_global_opts *g, stru
 
 	if (native) {
 		ret = ksm_native_enable(o->cgroup, o->on, err);
-		pr->passes = 1;
+		pr->native = true;
 	} else {
 		ret = inject_passes(o, pr, err);
 	}
@@ -418,6 +419,21 @@ static int parse_opts(int argc, char **argv, struct enable_opts *o)
 	return -1;
 }
 
+static int report(const struct enable_opts *o, const struct pass_result *pr)
+{
+	printf("%s: KSM %s for %s", o->verb, o->on ? "on" : "off", o->id);
+	if (o->on)
+		printf(" (domain %s)", o->domain);
+	if (pr->native) {
+		printf(": wrote %d to %s/ksm.enable\n", o->on ? 1 : 0, o->cgroup);
+		return 0;
+	}
+	printf(": %zu process%s changed, %zu already %s, %zu skipped, %zu failed, %zu pass%s\n", pr->changed,
+	       pr->changed == 1 ? "" : "es", pr->already, o->on ? "on" : "off", pr->skipped, pr->failed, pr->passes,
+	       pr->passes == 1 ? "" : "es");
+	return pr->skipped || pr->failed ? 3 : 0;
+}
+
 int verb_enable(int argc, char **argv, const struct sp_global_opts *g)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -426,22 +442,16 @@ int verb_enable(int argc, char **argv, const struct sp_global_opts *g)
 	int ret;
 
 	ret = parse_opts(argc, argv, &o);
-	if (ret >= 0) {
-		free(o.cgroup);
-		return ret;
+	if (ret < 0) {
+		ret = run(&o, g, &pr, &err);
+		if (ret < 0) {
+			sp_cli_error("%s: %s", o.verb, sp_error_msg(err));
+			ret = 1;
+		} else {
+			ret = report(&o, &pr);
+		}
 	}
-	ret = run(&o, g, &pr, &err);
 	free(pr.seen);
 	free(o.cgroup);
-	if (ret < 0) {
-		sp_cli_error("%s: %s", o.verb, sp_error_msg(err));
-		return 1;
-	}
-	printf("%s: KSM %s for %s", o.verb, o.on ? "on" : "off", o.id);
-	if (o.on)
-		printf(" (domain %s)", o.domain);
-	printf(": %zu process%s changed, %zu already %s, %zu skipped, %zu failed, %zu pass%s\n", pr.changed,
-	       pr.changed == 1 ? "" : "es", pr.already, o.on ? "on" : "off", pr.skipped, pr.failed, pr.passes,
-	       pr.passes == 1 ? "" : "es");
-	return pr.skipped || pr.failed ? 3 : 0;
+	return ret;
 }
