@@ -440,10 +440,10 @@ static int tracee_run_syscall(struct tracee *t, long nr, const unsigned long arg
 	if (r < 0)
 		return r;
 
-	/* A signal pending at the tracee makes a long syscall give up with a
-	 * restart code (prctl(PR_SET_MEMORY_MERGE, 0) unmerging pages checks
-	 * for them, blocked or not), which the kernel would turn into a
-	 * re-issue after the signal.  We re-issue it ourselves. */
+	/* A pending signal that cannot be blocked (SIGSTOP) makes a long
+	 * syscall give up with a restart code (prctl(PR_SET_MEMORY_MERGE, 0)
+	 * unmerging pages does), which the kernel would turn into a re-issue
+	 * after the signal.  We re-issue it ourselves, holding the signal. */
 	for (attempt = 0; attempt < RESTART_ATTEMPTS; attempt++) {
 		r = tracee_syscall_once(t, insn, nr, args, retval, err);
 		if (r < 0)
@@ -467,23 +467,12 @@ static int tracee_run_syscall(struct tracee *t, long nr, const unsigned long arg
 	return 0;
 }
 
-/* Leave the tracee as we found it, whatever state the injection stopped in:
- * bring it to a stop if it is running, put its registers and signal mask
- * back if they are still ours, detach, and re-send the signals it did not
- * get.  Any stop will
- * do: at a syscall-entry stop the restored registers make the kernel skip the
- * syscall, at the others they are simply what the tracee resumes with. */
-static void tracee_release(struct tracee *t)
+/* Put registers and signal mask back where they are still ours.  Any stop
+ * will do: at a syscall-entry stop the restored registers make the kernel
+ * skip the syscall, at the others they are what the tracee resumes with. */
+static void tracee_undo(struct tracee *t)
 {
-	if (!t->gone && !t->stopped && ptrace(PTRACE_INTERRUPT, t->pid, NULL, NULL) == 0) {
-		enum stop_kind kind;
-		int sig;
-
-		if (tracee_wait(t, &kind, &sig) == 0 && kind == STOP_SIGNAL)
-			tracee_hold_signal(t, sig);
-	}
-
-	if (t->stopped && t->regs_changed) {
+	if (t->regs_changed) {
 		struct arch_regs regs = t->saved;
 
 		arch_regs_prepare_resume(&regs, t->restart_block);
@@ -492,18 +481,32 @@ static void tracee_release(struct tracee *t)
 		if (arch_regs_set(t->pid, &regs) == 0 || arch_regs_set(t->pid, &regs) == 0)
 			t->regs_changed = false;
 	}
-	if (t->stopped && t->mask_changed)
+	if (t->mask_changed)
 		(void)tracee_restore_mask(t);
+}
 
-	if (!t->gone && ptrace(PTRACE_DETACH, t->pid, NULL, NULL) < 0 && errno == ESRCH) {
-		/* Not in a stop any more: it was killed.  Collect the exit
-		 * report owed to us as tracer, or its parent could not reap it
-		 * until we exit. */
-		int status;
+/* Leave the tracee as we found it, whatever state the injection ended in:
+ * bring it to a stop if it is running, undo our changes, detach, and re-send
+ * the signals it did not get.  A detach that fails because the tracee left
+ * its stop (it was killed) is followed by collecting its exit, which we owe
+ * as tracer: its parent could not reap it before. */
+static void tracee_release(struct tracee *t)
+{
+	for (int tries = 0; tries < 3 && !t->gone; tries++) {
+		if (!t->stopped) {
+			enum stop_kind kind;
+			int sig;
 
-		while (waitpid(t->pid, &status, __WALL) < 0 && errno == EINTR)
-			;
-		t->gone = true;
+			(void)ptrace(PTRACE_INTERRUPT, t->pid, NULL, NULL);
+			if (tracee_wait(t, &kind, &sig) < 0)
+				break;
+			if (kind == STOP_SIGNAL)
+				tracee_hold_signal(t, sig);
+		}
+		tracee_undo(t);
+		if (ptrace(PTRACE_DETACH, t->pid, NULL, NULL) == 0)
+			break;
+		t->stopped = false;
 	}
 
 	for (int i = 0; i < t->n_held && !t->gone; i++)
@@ -522,6 +525,11 @@ int inject_prctl_memory_merge(int pidfd, pid_t pid, bool on, struct inject_resul
 		*result = (struct inject_result) { 0 };
 	if (pid <= 0)
 		return sp_error_set(err, EINVAL, "inject prctl into pid %d: invalid pid", (int)pid);
+
+	/* Cheap first look, so a pid that is obviously someone else's by now is
+	 * not even seized; the check after the seize is the one that counts. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		return sp_error_set(err, errno, "inject prctl into pid %d: check pidfd: process exited", (int)pid);
 
 	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0)
 		return sp_error_set(err, errno, "inject prctl into pid %d: ptrace seize", (int)pid);

@@ -564,6 +564,78 @@ static void test_signals_during_injection(void **state)
 	assert_int_equal(rep.merge, injections % 2 == 1);
 }
 
+struct stopper {
+	pid_t pid;
+	atomic_int stop;
+	int pairs;
+};
+
+static void *stopper_main(void *arg)
+{
+	struct stopper *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		kill(s->pid, SIGSTOP);
+		usleep(300);
+		kill(s->pid, SIGCONT);
+		usleep(300);
+		s->pairs++;
+	}
+	return NULL;
+}
+
+/* SIGSTOP cannot be blocked: when it arrives during an injection it is held
+ * and re-sent.  Whatever the interleaving, no injection may fail, and after a
+ * last SIGCONT the child must run on, untraced, its read intact. */
+static void test_stop_signals_during_injection(void **state)
+{
+	struct child *c = child_spawn(CHILD_READ, -1);
+	struct stopper s = { 0 };
+	long deadline = now_ms() + 10000;
+	int injections = 0, held = 0;
+	struct report rep;
+	pthread_t thread;
+	char *st;
+
+	(void)state;
+	wait_blocked_in(c->pid, SYS_read, SYS_read);
+	s.pid = c->pid;
+	assert_int_equal(pthread_create(&thread, NULL, stopper_main, &s), 0);
+	while ((injections < 200 || s.pairs < 100) && now_ms() < deadline) {
+		_cleanup_error_ sp_error_t err = NULL;
+		struct inject_result res;
+		int r = inject_prctl_memory_merge(c->pidfd, c->pid, true, &res, &err);
+
+		if (r != 0) {
+			atomic_store(&s.stop, 1);
+			pthread_join(thread, NULL);
+			fail_msg("injection %d: %s", injections, sp_error_msg(err));
+		}
+		injections++;
+		held += res.signals_held;
+	}
+	atomic_store(&s.stop, 1);
+	pthread_join(thread, NULL);
+	print_message("%d injections, %d SIGSTOP/SIGCONT pairs, %d held and re-sent\n", injections, s.pairs, held);
+
+	/* A SIGSTOP re-sent after the last SIGCONT leaves it stopped, as a
+	 * SIGSTOP arriving then would. */
+	usleep(10 * 1000);
+	assert_int_equal(kill(c->pid, SIGCONT), 0);
+	usleep(10 * 1000);
+	st = proc_field(c->pid, "status", "State");
+	assert_non_null(st);
+	assert_int_not_equal(st[0], 'T');
+	assert_int_not_equal(st[0], 't');
+	free(st);
+	assert_not_traced(c->pid);
+	assert_merge_any(c->pid, true);
+	write_all(c->to_child, "cont", 4);
+	child_finish(c, &rep);
+	assert_int_equal(rep.rc, 4);
+	assert_int_equal(rep.err, 0);
+}
+
 static void test_dead_process(void **state)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -582,11 +654,22 @@ static void test_dead_process(void **state)
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 
 	r = inject_prctl_memory_merge(pidfd, pid, true, &res, &err);
-	assert_true(r < 0);
+	assert_int_equal(r, -ESRCH);
 	snprintf(want, sizeof(want), "pid %d", (int)pid);
-	print_message("dead pid: %s\n", sp_error_msg(err));
+	print_message("dead pidfd: %s\n", sp_error_msg(err));
 	assert_non_null(strstr(sp_error_msg(err), want));
 	close(pidfd);
+
+	/* A live pidfd (our own) with the dead pid: the seize fails. */
+	sp_error_free(&err);
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	assert_true(pidfd >= 0);
+	r = inject_prctl_memory_merge(pidfd, pid, true, &res, &err);
+	close(pidfd);
+	print_message("dead pid: %s\n", sp_error_msg(err));
+	assert_int_equal(r, -ESRCH);
+	assert_non_null(strstr(sp_error_msg(err), want));
+	assert_non_null(strstr(sp_error_msg(err), "ptrace seize"));
 }
 
 /* The pid names a live process but the pidfd one that has exited, as after
@@ -673,6 +756,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_off_again, children_reap),
 		cmocka_unit_test_teardown(test_group_stopped_stays_stopped, children_reap),
 		cmocka_unit_test_teardown(test_signals_during_injection, children_reap),
+		cmocka_unit_test_teardown(test_stop_signals_during_injection, children_reap),
 		cmocka_unit_test_teardown(test_dead_process, children_reap),
 		cmocka_unit_test_teardown(test_stale_pidfd, children_reap),
 		cmocka_unit_test_teardown(test_latency, children_reap),
