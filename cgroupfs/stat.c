@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +56,27 @@ double ksm_group_merged_share(const struct ksm_group_stat *s, long page_size)
 	share = ((double)s->merging_pages + (double)s->zero_pages) / denom;
 	/* The two files are read a moment apart; never report above 100 %. */
 	return share > 1 ? 1 : share;
+}
+
+const char *ksm_format_size(int64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	uint64_t mag = bytes < 0 ? (uint64_t)(-(bytes + 1)) + 1 : (uint64_t)bytes;
+	double v;
+	size_t u = 0;
+
+	if (mag < 1024) {
+		snprintf(buf, size, "%" PRId64 "B", bytes);
+		return buf;
+	}
+	v = (double)mag / 1024;
+	/* 1023.95 KiB would print as "1024.0KiB": move up a unit first. */
+	while (v >= 1023.95 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%s%.1f%s", bytes < 0 ? "-" : "", v, units[u]);
+	return buf;
 }
 
 int ksm_stat_parse_proc(const char *text, struct ksm_proc_sample *s)

@@ -43,6 +43,10 @@ void ksm_group_stat_add(struct ksm_group_stat *sum, const struct ksm_group_stat 
  * ksm_zero_pages are no longer counted as resident, so they are added back. */
 double ksm_group_merged_share(const struct ksm_group_stat *s, long page_size);
 
+/* Bytes for people, as status prints them: "512B", "1.5KiB", "12.0MiB",
+ * "-3.0GiB" (binary units, one decimal).  Returns buf. */
+const char *ksm_format_size(int64_t bytes, char *buf, size_t size);
+
 /* One process as read from /proc. */
 struct ksm_proc_sample {
 	pid_t pid;

@@ -40,30 +40,9 @@ static void status_usage(FILE *f)
 	      f);
 }
 
-/* 1536 -> "1.5KiB"; bytes below 1 KiB as "512B". */
-static const char *fmt_size(int64_t bytes, char *buf, size_t size)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	uint64_t mag = bytes < 0 ? (uint64_t)(-(bytes + 1)) + 1 : (uint64_t)bytes;
-	double v = (double)mag;
-	size_t u = 0;
-
-	if (mag < 1024) {
-		snprintf(buf, size, "%" PRId64 "B", bytes);
-		return buf;
-	}
-	v /= 1024;
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, "%s%.1f%s", bytes < 0 ? "-" : "", v, units[u]);
-	return buf;
-}
-
 /* An aligned table: the first `left` columns left-aligned, the rest right. */
 #define COLS_MAX 12
-#define CELL_MAX 96
+#define CELL_MAX 256
 struct table {
 	size_t ncols, left, nrows, cap;
 	char (*cells)[COLS_MAX][CELL_MAX];
@@ -121,10 +100,10 @@ static void stat_cells(const struct ksm_group_stat *s, long page_size, char out[
 		snprintf(out[1], 32, "%" PRIu64, s->merge_any);
 	else
 		snprintf(out[1], 32, "?");
-	fmt_size((int64_t)(s->merging_pages * (uint64_t)page_size), out[2], 32);
-	fmt_size((int64_t)(s->zero_pages * (uint64_t)page_size), out[3], 32);
-	fmt_size(s->profit, out[4], 32);
-	fmt_size((int64_t)s->anon_bytes, out[5], 32);
+	ksm_format_size((int64_t)(s->merging_pages * (uint64_t)page_size), out[2], 32);
+	ksm_format_size((int64_t)(s->zero_pages * (uint64_t)page_size), out[3], 32);
+	ksm_format_size(s->profit, out[4], 32);
+	ksm_format_size((int64_t)s->anon_bytes, out[5], 32);
 	snprintf(out[6], 32, "%.1f%%", 100.0 * ksm_group_merged_share(s, page_size));
 }
 
@@ -151,7 +130,7 @@ static void print_pages(FILE *f, const char *name, int64_t pages, long page_size
 
 	if (pages < 0)
 		return;
-	fprintf(f, "  %-16s %" PRId64 " (%s)\n", name, pages, fmt_size(pages * page_size, b, sizeof(b)));
+	fprintf(f, "  %-16s %" PRId64 " (%s)\n", name, pages, ksm_format_size(pages * page_size, b, sizeof(b)));
 }
 
 static void print_node(const struct ksm_node_stat *n, FILE *f)
@@ -178,7 +157,7 @@ static void print_node(const struct ksm_node_stat *n, FILE *f)
 	print_pages(f, "pages_volatile", n->pages_volatile, n->page_size);
 	print_pages(f, "ksm_zero_pages", n->ksm_zero_pages, n->page_size);
 	if (n->general_profit != -1)
-		fprintf(f, "  %-16s %s\n", "general_profit", fmt_size(n->general_profit, b, sizeof(b)));
+		fprintf(f, "  %-16s %s\n", "general_profit", ksm_format_size(n->general_profit, b, sizeof(b)));
 	if (n->full_scans >= 0)
 		fprintf(f, "  %-16s %" PRId64 "\n", "full_scans", n->full_scans);
 }

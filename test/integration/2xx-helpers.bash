@@ -36,11 +36,11 @@ proc_sums() {
 # Sizes as the table prints them: 512B, 1.5KiB, 12.0MiB (one decimal).
 fmt_size() {
 	awk -v b="$1" 'BEGIN {
-		split("KiB MiB GiB TiB PiB", u, " ")
+		split("KiB MiB GiB TiB PiB EiB", u, " ")
 		m = b < 0 ? -b : b
 		if (m < 1024) { printf "%dB\n", b; exit }
 		v = m / 1024; i = 1
-		while (v >= 1024 && i < 5) { v /= 1024; i++ }
+		while (v >= 1023.95 && i < 6) { v /= 1024; i++ }
 		printf "%s%.1f%s\n", (b < 0 ? "-" : ""), v, u[i]
 	}'
 }

@@ -48,6 +48,24 @@ static void mk(const char *rel)
 	assert_int_equal(mkdir(path, 0755), 0);
 }
 
+static void test_format_size(void **state)
+{
+	char b[32];
+
+	(void)state;
+	assert_string_equal(ksm_format_size(0, b, sizeof(b)), "0B");
+	assert_string_equal(ksm_format_size(1023, b, sizeof(b)), "1023B");
+	assert_string_equal(ksm_format_size(1024, b, sizeof(b)), "1.0KiB");
+	assert_string_equal(ksm_format_size(1536, b, sizeof(b)), "1.5KiB");
+	assert_string_equal(ksm_format_size(12 * 1048576LL + 50000, b, sizeof(b)), "12.0MiB");
+	assert_string_equal(ksm_format_size(1048575, b, sizeof(b)), "1.0MiB"); /* not 1024.0KiB */
+	assert_string_equal(ksm_format_size(3LL << 30, b, sizeof(b)), "3.0GiB");
+	assert_string_equal(ksm_format_size(-4096, b, sizeof(b)), "-4.0KiB");
+	assert_string_equal(ksm_format_size(-100, b, sizeof(b)), "-100B");
+	assert_string_equal(ksm_format_size(INT64_MIN, b, sizeof(b)), "-8.0EiB");
+	assert_string_equal(ksm_format_size(5LL << 50, b, sizeof(b)), "5.0PiB");
+}
+
 static void test_parse_ksm_stat(void **state)
 {
 	struct ksm_proc_sample s;
@@ -421,6 +439,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_size),
 		cmocka_unit_test(test_parse_ksm_stat),
 		cmocka_unit_test(test_parse_statm),
 		cmocka_unit_test(test_share_and_add),
