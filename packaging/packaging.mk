@@ -19,7 +19,7 @@ MAN_PAGES := $(patsubst packaging/man/%.md,$(B)/man/%,$(MAN_SRCS))
 SYSTEMD_UNITS := $(wildcard packaging/systemd/*.service packaging/systemd/*.timer)
 HOOKS_JSON := $(wildcard packaging/hooks.d/*.json)
 
-EXTRA_DEB_DEPS += go-md2man debhelper dpkg-dev lintian python3-yaml podman
+EXTRA_DEB_DEPS += go-md2man debhelper dpkg-dev lintian python3-yaml podman bash-completion
 INSTALL_EXTRA += install-data
 
 .PHONY: man install-data deb check-packaging
