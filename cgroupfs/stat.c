@@ -289,7 +289,8 @@ void ksm_stat_sum_samples(struct ksm_proc_sample *samples, size_t n, ksm_same_mm
 	size_t i = 0;
 
 	ksm_group_stat_init(out);
-	qsort(samples, n, sizeof(*samples), cmp_samples);
+	if (n > 1)
+		qsort(samples, n, sizeof(*samples), cmp_samples);
 	while (i < n) {
 		size_t j = i + 1;
 
@@ -773,7 +774,8 @@ int ksm_report_collect(const struct sp_state *st, const char *domain, char *cons
 	struct read_ctx ctx = { .rows = r->rows, .entries = entries, .n = r->n_rows };
 	read_all_rows(&ctx);
 
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), cmp_rows);
+	if (r->n_rows > 1)
+		qsort(r->rows, r->n_rows, sizeof(*r->rows), cmp_rows);
 	if (report_domains(r) < 0)
 		return sp_error_set(err, ENOMEM, "status report");
 	return 0;
