@@ -277,6 +277,19 @@ static void log_knobs(const struct governor *gv, const struct gov_knobs *k, cons
 		gv->g.p.window_secs);
 }
 
+/* SAMEPAGE_GOVERNOR_TRACE=1: one stderr line per sample, for tuning. */
+static bool trace;
+
+static void trace_sample(const struct governor *gv, const struct gov_sample *s, const struct gov_knobs *k)
+{
+	fprintf(stderr,
+		"samepage governor: trace t=%.3f cpu=%.2f shared=%llu sharing=%llu unshared=%llu volatile=%llu scans=%llu scanned=%llu -> %s%s %u/%u\n",
+		s->t, s->cpu, (unsigned long long)s->pages_shared, (unsigned long long)s->pages_sharing,
+		(unsigned long long)s->pages_unshared, (unsigned long long)s->pages_volatile,
+		(unsigned long long)s->full_scans, (unsigned long long)s->pages_scanned, gov_mode_name(gv->g.mode),
+		gv->g.throttled ? " throttled" : "", k->pages_to_scan, k->sleep_ms);
+}
+
 static int take_sample(struct governor *gv, struct gov_sample *s)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -308,10 +321,14 @@ static void sample_and_decide(struct governor *gv)
 	struct gov_knobs k;
 	enum gov_mode before = gv->g.mode;
 	bool was_throttled = gv->g.throttled;
+	bool changed;
 
 	if (take_sample(gv, &s) < 0)
 		return;
-	if (gov_feed(&gv->g, &s, &k) || !gv->have_applied) {
+	changed = gov_feed(&gv->g, &s, &k);
+	if (trace)
+		trace_sample(gv, &s, &k);
+	if (changed || !gv->have_applied) {
 		if (apply_knobs(gv, &k, false) == 0 &&
 		    (before != gv->g.mode || was_throttled != gv->g.throttled))
 			log_knobs(gv, &k,
@@ -538,6 +555,7 @@ int verb_governor(int argc, char **argv, const struct sp_global_opts *g)
 		return 2;
 	}
 	gv.state_dir = sp_state_dir(g->state_dir);
+	trace = getenv("SAMEPAGE_GOVERNOR_TRACE") && strcmp(getenv("SAMEPAGE_GOVERNOR_TRACE"), "1") == 0;
 	if (sp_config_load(sp_config_path(g->config), &gv.cfg, &err) < 0) {
 		sp_cli_error("governor: %s", sp_error_msg(err));
 		return 1;

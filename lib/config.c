@@ -22,7 +22,7 @@ void sp_config_defaults(struct sp_config *cfg)
 	strcpy(cfg->advisor_mode, "scan-time");
 	cfg->governor.cpu_budget = 0.25;
 	cfg->governor.window_secs = 10;
-	cfg->governor.boost_pages = 4000;
+	cfg->governor.boost_pages = 20000;
 	cfg->governor.boost_sleep_ms = 10;
 	cfg->governor.idle_pages = 100;
 	cfg->governor.idle_sleep_ms = 200;

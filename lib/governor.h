@@ -9,7 +9,7 @@
  *   idle   ksmd crawls at the idle rate (default 100 pages / 200 ms, well
  *          under 1 % of a core); samples every few seconds only to notice
  *          memory that became mergeable without an event;
- *   boost  after an event, ksmd runs at the boost rate (default 4000 pages
+ *   boost  after an event, ksmd runs at the boost rate (default 20000 pages
  *          / 10 ms) so the new container's duplicates merge within seconds;
  *          back to idle once merging stops making progress: two more full
  *          scans without new merged pages, or nothing to scan at all.

@@ -30,6 +30,9 @@ static void default_params(struct gov_params *p)
 
 	sp_config_defaults(&cfg);
 	gov_params_from_config(p, &cfg.governor);
+	/* The figures below assume this boost, whatever the default is. */
+	p->boost_pages = 4000;
+	p->boost_sleep_ms = 10;
 }
 
 static struct gov_sample sample(double t, double cpu, uint64_t merged, uint64_t unshared, uint64_t scans)
@@ -322,6 +325,24 @@ static void test_event_respects_spent_budget(void **state)
 	assert_true(k.pages_to_scan < 4000 || k.sleep_ms > 10);
 }
 
+/* The daemon resets the machine with its own parameters. */
+static void test_reset_keeps_params(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	gov_init(&g, &g.p);
+	assert_int_equal(g.mode, GOV_IDLE);
+	assert_true(g.p.window_secs == p.window_secs);
+	gov_event(&g, 1, &k);
+	assert_int_equal(k.pages_to_scan, 4000);
+}
+
 static void test_parse_stat_cpu(void **state)
 {
 	double secs = 0;
@@ -550,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_budget_throttles_without_pages_scanned),
 		cmocka_unit_test(test_reboost_from_idle),
 		cmocka_unit_test(test_event_respects_spent_budget),
+		cmocka_unit_test(test_reset_keeps_params),
 		cmocka_unit_test(test_parse_stat_cpu),
 		cmocka_unit_test(test_find_ksmd),
 		cmocka_unit_test_setup_teardown(test_undo_restores_hook_setting, undo_setup, undo_teardown),
