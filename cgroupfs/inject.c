@@ -43,13 +43,6 @@
 #define HELD_MAX 64
 #define RESTART_ATTEMPTS 32
 
-/* Kernel-internal returns of an interrupted syscall (include/linux/errno.h),
- * the same on every architecture; a tracer sees them at the exit stop. */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
-
 struct tracee {
 	pid_t pid;
 	bool stopped;          /* in a ptrace stop, so it can be inspected/detached */

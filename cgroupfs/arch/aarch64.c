@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* aarch64 half of syscall injection; see arch.h for the restart story. */
+/*
+ * aarch64 half of syscall injection; see arch.h for the restart story.
+ *
+ * Not handled yet: any syscall discards the SVE-only part of the vector
+ * state (Z beyond V, P, FFR).  A tracee interrupted in user space in the
+ * middle of SVE code would lose it; saving NT_ARM_SVE around the detour
+ * would fix that.  Tracees interrupted inside a syscall are unaffected.
+ */
 #include <elf.h>
 #include <errno.h>
 #include <string.h>

@@ -31,6 +31,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Kernel-internal returns of an interrupted syscall (include/linux/errno.h),
+ * the same on every architecture.  User space never sees them; a tracer sees
+ * them in the registers at a signal stop or a syscall-exit stop. */
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
 /* A tracee's user registers.  The storage is sized for the largest supported
  * layout; each arch/<arch>.c checks at compile time that its own fits. */
 struct arch_regs {

@@ -12,13 +12,6 @@
 _Static_assert(sizeof(struct user_regs_struct) <= sizeof(((struct arch_regs *)0)->prstatus),
 	       "struct arch_regs too small for x86_64 registers");
 
-/* Kernel-internal return codes of an interrupted syscall (include/linux/errno.h);
- * userspace never sees them, a tracer at a signal stop does. */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
-
 const struct arch_syscall_insn arch_syscall_insn = {
 	.bytes = { 0x0f, 0x05 }, /* syscall */
 	.len = 2,
