@@ -526,18 +526,31 @@ static char *which(const char *prog)
 	return NULL;
 }
 
-static const char *const hooks_dirs[] = {
+/* Where podman and CRI-O look for hooks.d JSON; $SAMEPAGE_HOOKS_D (one
+ * directory) replaces both, for tests. */
+static const char *hooks_dirs[2] = {
 	"/usr/share/containers/oci/hooks.d",
 	"/etc/containers/oci/hooks.d",
 };
 
+static size_t hooks_dirs_init(void)
+{
+	const char *e = getenv("SAMEPAGE_HOOKS_D");
+
+	if (e && *e) {
+		hooks_dirs[0] = e;
+		return 1;
+	}
+	return 2;
+}
+
 /* First hooks.d JSON whose hook.path names samepage-hook; *hook_path gets
  * that path. */
-static char *find_hooks_json(char **hook_path)
+static char *find_hooks_json(size_t n_dirs, char **hook_path)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(hooks_dirs); i++) {
+	for (i = 0; i < n_dirs; i++) {
 		_cleanup_free_ char *pattern = NULL;
 		glob_t g;
 		size_t j;
@@ -613,6 +626,7 @@ static void check_runtimes(struct doctor *d)
 	_cleanup_free_ char *hook = find_hook_binary();
 	_cleanup_free_ char *podman = which("podman");
 	_cleanup_free_ char *json = NULL, *json_hook = NULL;
+	size_t n_dirs = hooks_dirs_init();
 	bool any = false;
 	size_t i;
 
@@ -634,14 +648,14 @@ static void check_runtimes(struct doctor *d)
 		    plain[i], p);
 	}
 
-	json = find_hooks_json(&json_hook);
+	json = find_hooks_json(n_dirs, &json_hook);
 	if (podman) {
 		any = true;
 		if (!json)
 			add(d, "podman", CHECK_WARN,
 			    "install packaging/hooks.d/samepage.json into /usr/share/containers/oci/hooks.d (`make install`)",
-			    "podman at %s, but no hooks.d JSON in %s or %s runs samepage-hook", podman, hooks_dirs[0],
-			    hooks_dirs[1]);
+			    "podman at %s, but no hooks.d JSON in %s%s%s runs samepage-hook", podman, hooks_dirs[0],
+			    n_dirs > 1 ? " or " : "", n_dirs > 1 ? hooks_dirs[1] : "");
 		else if (access(json_hook, X_OK) < 0)
 			add(d, "podman", CHECK_FAIL, "install samepage-hook where the JSON says, or fix its hook.path",
 			    "podman at %s; %s runs %s, which is not executable: %s", podman, json, json_hook, strerror(errno));
