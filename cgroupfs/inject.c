@@ -119,6 +119,20 @@ static int tracee_resume(struct tracee *t, int request)
 	return 0;
 }
 
+/* A fault caused by our detour (the syscall instruction was not executable
+ * after all): suppressing it would make the tracee fault again forever, and
+ * re-sending it would kill it for something it did not do. */
+static bool tracee_signal_is_fault(struct tracee *t, int sig)
+{
+	siginfo_t si;
+
+	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE)
+		return false;
+	if (ptrace(PTRACE_GETSIGINFO, t->pid, NULL, &si) < 0)
+		return false;
+	return si.si_code > 0; /* raised by the kernel, not sent by someone */
+}
+
 /* Wait for a stop of kind want; any other stop is resumed with request
  * (PTRACE_CONT or PTRACE_SYSCALL).  At a signal-delivery-stop the signal is
  * delivered as usual while the registers are still the tracee's own
@@ -135,8 +149,11 @@ static int tracee_wait_for(struct tracee *t, int request, enum stop_kind want, b
 			return r;
 		if (kind == want)
 			return 0;
-		if (kind == STOP_SIGNAL && !deliver)
+		if (kind == STOP_SIGNAL && !deliver) {
+			if (tracee_signal_is_fault(t, sig))
+				return -EFAULT;
 			tracee_hold_signal(t, sig);
+		}
 		if (ptrace(request, t->pid, NULL, (void *)(long)(kind == STOP_SIGNAL && deliver ? sig : 0)) < 0)
 			return -errno;
 		t->stopped = false;
@@ -187,7 +204,7 @@ static void maps_scan_line(struct maps_scan *s, const char *line)
 			if (s->hints[i] >= start && s->hints[i] + arch_syscall_insn.len <= end)
 				s->hint_exec[i] = true;
 	}
-	if (len >= 6 && strcmp(line + len - 6, "[vdso]") == 0) {
+	if (perms[2] == 'x' && len >= 6 && strcmp(line + len - 6, "[vdso]") == 0) {
 		s->vdso_start = start;
 		s->vdso_end = end;
 	}
@@ -284,7 +301,7 @@ static int tracee_find_insn(struct tracee *t, const struct arch_regs *regs, uint
 
 	if (s.vdso_end == 0)
 		return sp_error_set(err, ENOENT, "inject prctl into pid %d: find a syscall instruction: "
-				    "not stopped after one and no [vdso] mapping", t->pid);
+				    "not stopped after one and no executable [vdso] mapping", t->pid);
 	r = vdso_find_insn(t->pid, s.vdso_start, s.vdso_end, addr);
 	if (r < 0)
 		return sp_error_set(err, -r, "inject prctl into pid %d: find a syscall instruction in [vdso] "
@@ -314,6 +331,9 @@ static int tracee_step_syscall(struct tracee *t, const char *which, sp_error_t *
 	r = tracee_wait_for(t, PTRACE_SYSCALL, STOP_SYSCALL, false);
 	if (r == -ESRCH)
 		return sp_error_set(err, ESRCH, "inject prctl into pid %d: wait for syscall %s: process exited",
+				    t->pid, which);
+	if (r == -EFAULT)
+		return sp_error_set(err, EFAULT, "inject prctl into pid %d: wait for syscall %s: tracee faulted",
 				    t->pid, which);
 	if (r < 0)
 		return sp_error_set(err, -r, "inject prctl into pid %d: wait for syscall %s", t->pid, which);

@@ -40,7 +40,7 @@
 #define SLEEP_MS 300
 #define MAX_CHILDREN 8
 
-enum child_mode { CHILD_READ, CHILD_SLEEP, CHILD_SPIN };
+enum child_mode { CHILD_READ, CHILD_SLEEP, CHILD_SPIN, CHILD_SPIN_NO_VDSO };
 
 /* What a child reports through its pipe when its syscall returned. */
 struct report {
@@ -113,12 +113,33 @@ static uint64_t spin_step(uint64_t a, uint64_t *b)
 	return a;
 }
 
-static void child_spin(struct spin_shared *shared, int report_fd)
+/* Take away the vDSO's execute permission, so that a tracee spinning in user
+ * space offers no syscall instruction at all. */
+static void vdso_make_unexecutable(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		_exit(92);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+		    mprotect((void *)start, end - start, PROT_READ) < 0)
+			_exit(93);
+	}
+	fclose(f);
+}
+
+static void child_spin(struct spin_shared *shared, int report_fd, bool no_vdso)
 {
 	struct report rep = { 0 };
 	uint64_t a = 1, b = 7, a2 = 1, b2 = 7;
 	long n = 0;
 
+	if (no_vdso)
+		vdso_make_unexecutable();
 	write_all(report_fd, "R", 1);
 	while (!atomic_load_explicit(&shared->stop, memory_order_relaxed)) {
 		a = spin_step(a, &b);
@@ -161,7 +182,8 @@ static void child_main(enum child_mode mode, int in_fd, int report_fd, int ack_f
 		break;
 	}
 	case CHILD_SPIN:
-		child_spin(shared, report_fd);
+	case CHILD_SPIN_NO_VDSO:
+		child_spin(shared, report_fd, mode == CHILD_SPIN_NO_VDSO);
 		_exit(0);
 	}
 	rep.sigs = child_sigs;
@@ -192,7 +214,7 @@ static struct child *child_spawn(enum child_mode mode, int ack_fd)
 	assert_non_null(c);
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	if (mode == CHILD_SPIN) {
+	if (mode == CHILD_SPIN || mode == CHILD_SPIN_NO_VDSO) {
 		c->spin = mmap(NULL, sizeof(*c->spin), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		assert_true(c->spin != MAP_FAILED);
 	}
@@ -431,6 +453,37 @@ static void test_spinning_in_user_space(void **state)
 	assert_int_equal(rep.rc, 0); /* register state survived */
 	assert_true(rep.spins > 0);
 	assert_int_equal(rep.merge, 1);
+}
+
+/* Nowhere to run a syscall: the injection fails, names the pid and the
+ * step, and leaves the child running as before, untraced. */
+static void test_no_syscall_instruction(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct child *c = child_spawn(CHILD_SPIN_NO_VDSO, -1);
+	struct inject_result res;
+	struct report rep;
+	char want[64];
+	long before;
+	int r;
+
+	(void)state;
+	while (atomic_load(&c->spin->progress) == 0)
+		usleep(1000);
+	r = inject_prctl_memory_merge(c->pidfd, c->pid, true, &res, &err);
+	print_message("no vDSO: %s\n", sp_error_msg(err));
+	assert_int_equal(r, -ENOENT);
+	snprintf(want, sizeof(want), "pid %d: find a syscall instruction", (int)c->pid);
+	assert_non_null(strstr(sp_error_msg(err), want));
+	assert_not_traced(c->pid);
+	assert_merge_any(c->pid, false);
+	before = atomic_load(&c->spin->progress);
+	usleep(20 * 1000);
+	assert_true(atomic_load(&c->spin->progress) > before);
+	atomic_store(&c->spin->stop, 1);
+	child_finish(c, &rep);
+	assert_int_equal(rep.rc, 0);
+	assert_int_equal(rep.merge, 0);
 }
 
 static void test_off_again(void **state)
@@ -753,6 +806,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_blocked_in_read, children_reap),
 		cmocka_unit_test_teardown(test_sleep_is_not_cut_short, children_reap),
 		cmocka_unit_test_teardown(test_spinning_in_user_space, children_reap),
+		cmocka_unit_test_teardown(test_no_syscall_instruction, children_reap),
 		cmocka_unit_test_teardown(test_off_again, children_reap),
 		cmocka_unit_test_teardown(test_group_stopped_stays_stopped, children_reap),
 		cmocka_unit_test_teardown(test_signals_during_injection, children_reap),
