@@ -4,6 +4,7 @@
 # Boot build/kernel/vmlinux under qemu and run a guest suite:
 #   kernel/run.sh check   kselftest + samepage's native-backend tests (TAP)
 #   kernel/run.sh bench   bench/kernel-stat
+#   kernel/run.sh script FILE   any bash script (debugging; as root, cwd = the clone)
 #
 # The guest's root is the host's root, read-only over virtio-9p; it writes
 # its results into a fresh host directory shared as a second, writable 9p
@@ -16,9 +17,11 @@
 set -euo pipefail
 
 mode=${1:-check}
+script=
 case "$mode" in
 check | bench) ;;
-*) echo "usage: $0 check|bench" >&2; exit 2 ;;
+script) script=$(realpath "${2:?usage: $0 script FILE}") ;;
+*) echo "usage: $0 check|bench|script FILE" >&2; exit 2 ;;
 esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +54,7 @@ log=$B/kernel/results/$mode.console
 cmdline="console=ttyS0 loglevel=4 panic=-1 oops=panic"
 cmdline+=" root=/dev/root rootfstype=9p ro"
 cmdline+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
-cmdline+=" init=$top/kernel/guest/init.sh SP_MODE=$mode SP_TOP=$top SP_B=$B"
+cmdline+=" init=$top/kernel/guest/init.sh SP_MODE=$mode SP_TOP=$top SP_B=$B${script:+ SP_SCRIPT=$script}"
 
 echo "[run] booting $kimg ($accel, ${KERNEL_SMP:-2} CPUs, ${KERNEL_MEM:-2048} MiB, timeout ${timeout_s}s)"
 start=$(date +%s.%N)

@@ -9,8 +9,8 @@
 # host goes into /run/results; the console only shows progress.
 #
 # Kernel command-line parameters with `=` that the kernel does not know
-# arrive here as environment: SP_MODE (check|bench), SP_TOP (the clone),
-# SP_B (its build directory).
+# arrive here as environment: SP_MODE (check|bench|script), SP_TOP (the
+# clone), SP_B (its build directory), SP_SCRIPT (for script: a host path).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
@@ -27,6 +27,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
@@ -51,9 +55,10 @@ export SP_TOP SP_B=${SP_B:-$SP_TOP/build} SP_RESULTS=$R
 
 mode=${SP_MODE:-check}
 case "$mode" in
-check | bench) ;;
+check | bench) script=kernel/guest/$mode.sh ;;
+script) script=${SP_SCRIPT:?} ;;
 *) echo "guest: unknown SP_MODE=$mode" >&2; exit 1 ;;
 esac
-bash "kernel/guest/$mode.sh" 2>&1 | tee "$R/$mode.log"
+bash "$script" 2>&1 | tee "$R/$mode.log"
 echo "${PIPESTATUS[0]}" >"$R/exit-status"
 echo "guest: done (exit status $(cat "$R/exit-status"))"

@@ -1,0 +1,227 @@
+# Helpers for the bats tests that run inside the test guest (test/kernel/).
+#
+# The guest runs under TCG, where starting a process is expensive (jq ~1 s,
+# any Go binary ~1.5 s, loading bats-assert ~6 s per test), so these helpers
+# are leaner than test/integration/helpers.bash: config.json comes from a
+# template instead of `runc spec` + jq, the container's pid from
+# --pid-file, its processes from cgroup.procs.  Same rules: every container
+# and cgroup a test makes is deleted in teardown, every ksmd knob restored.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+HOOK=${SAMEPAGE_HOOK:-$ROOT/build/samepage-hook}
+FILLMEM=$ROOT/build/test/fillmem
+KSM=/sys/kernel/mm/ksm
+KSM_KNOBS="run advisor_mode pages_to_scan sleep_millisecs"
+CG_PARENT=samepage-ktest
+CG_ROOT=/sys/fs/cgroup
+
+fail() {
+	echo "FAIL: $*" >&2
+	return 1
+}
+
+# run_ok CMD...: log a command and its output; it must succeed.
+run_ok() {
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	echo "\$ $* -> $rc" >&2
+	[ -z "$out" ] || echo "$out" >&2
+	output=$out
+	[ "$rc" -eq 0 ] || fail "command failed ($rc): $*"
+}
+
+# A kernel with the `ksm` controller?  Tests of what only the controller
+# can do call requires_controller: skipped before the patch series exists,
+# failed once kernel/patches/series lists patches.
+has_controller() {
+	grep -qw ksm "$CG_ROOT/cgroup.controllers"
+}
+series_present() {
+	[ -f "$ROOT/kernel/patches/series" ] && grep -qv '^[[:space:]]*\(#.*\)\?$' "$ROOT/kernel/patches/series"
+}
+requires_controller() {
+	has_controller && return 0
+	series_present && fail "the kernel has no ksm cgroup controller, but kernel/patches/series is not empty"
+	skip "the kernel has no ksm cgroup controller: no patch series yet"
+}
+expected_backend() {
+	if has_controller; then echo native; else echo stock; fi
+}
+
+ktest_setup() {
+	[ "$(id -u)" -eq 0 ] || fail "needs root"
+	[ -x "$HOOK" ] || fail "$HOOK not built (run make)"
+	[ -x "$FILLMEM" ] || fail "$FILLMEM not built (make kernel-guest-bins)"
+	RT_ROOT=$BATS_TEST_TMPDIR/rt-root
+	STATE_DIR=$BATS_TEST_TMPDIR/state
+	CONFIG=$BATS_TEST_TMPDIR/samepage.conf
+	CONTAINERS=()
+	mkdir -p "$RT_ROOT" "$STATE_DIR"
+	echo '{}' >"$CONFIG"
+	ksm_save
+}
+
+ktest_teardown() {
+	local id
+	for id in "${CONTAINERS[@]}"; do
+		runc --root "$RT_ROOT" delete -f "$id" >/dev/null 2>&1 || true
+	done
+	if [ -d "$CG_ROOT/$CG_PARENT" ]; then
+		find "$CG_ROOT/$CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	fi
+	ksm_restore
+}
+
+ksm_save() {
+	local k
+	exec {KSM_LOCK_FD}>/run/lock/samepage-ksm.lock
+	flock "$KSM_LOCK_FD"
+	: >"$BATS_TEST_TMPDIR/ksm-saved"
+	for k in $KSM_KNOBS; do
+		# selector knobs ("[none] scan-time") are saved as the selected word
+		echo "$k $(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$k")" >>"$BATS_TEST_TMPDIR/ksm-saved"
+	done
+}
+
+ksm_restore() {
+	local k v
+	[ -f "$BATS_TEST_TMPDIR/ksm-saved" ] || return 0
+	echo 0 >"$KSM/run"
+	# advisor_mode first: pages_to_scan cannot be set while an advisor runs
+	while read -r k v; do
+		[ "$k" = run ] || [ "$k" = pages_to_scan ] || echo "$v" >"$KSM/$k"
+	done <"$BATS_TEST_TMPDIR/ksm-saved"
+	echo "$(kv "$BATS_TEST_TMPDIR/ksm-saved" pages_to_scan)" >"$KSM/pages_to_scan"
+	echo "$(kv "$BATS_TEST_TMPDIR/ksm-saved" run)" >"$KSM/run"
+	rm -f "$BATS_TEST_TMPDIR/ksm-saved"
+	exec {KSM_LOCK_FD}>&-
+}
+
+ksm_fast() {
+	# the hook may have chosen the scan-time advisor, which owns pages_to_scan
+	echo none >"$KSM/advisor_mode"
+	echo 20000 >"$KSM/pages_to_scan"
+	echo 10 >"$KSM/sleep_millisecs"
+	echo 1 >"$KSM/run"
+}
+
+# json_strings A B C -> "A","B","C" (test arguments only: no quoting needed)
+json_strings() {
+	local s out=""
+	for s in "$@"; do
+		out+="${out:+,}\"$s\""
+	done
+	printf '%s' "$out"
+}
+
+# make_bundle NAME [KEY=VALUE]... -- ARGS...: a busybox + fillmem bundle in
+# cgroup $CG_PARENT/NAME whose createRuntime and poststop hooks run
+# samepage-hook with this test's state dir and config.
+make_bundle() {
+	local name=$1 b ann="" kv
+	shift
+	b=$BATS_TEST_TMPDIR/$name
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		kv=$1
+		ann+="${ann:+, }\"${kv%%=*}\": \"${kv#*=}\""
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	[ $# -gt 0 ] || set -- sleep 1000
+	mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/tmp"
+	cp /bin/busybox "$b/rootfs/bin/busybox"
+	for t in sh sleep cat; do ln -sf busybox "$b/rootfs/bin/$t"; done
+	cp "$FILLMEM" "$b/rootfs/bin/fillmem"
+	local hook_args
+	cat >"$b/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": [$(json_strings "$@")],
+    "env": ["PATH=/bin"],
+    "cwd": "/",
+    "noNewPrivileges": true
+  },
+  "root": {"path": "rootfs"},
+  "hostname": "$name",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=1m"]}
+  ],
+  "annotations": {$ann},
+  "hooks": {
+    "createRuntime": [{"path": "$HOOK", "args": [$(json_strings samepage-hook --state-dir "$STATE_DIR" --config "$CONFIG" createRuntime)], "timeout": 60}],
+    "poststop": [{"path": "$HOOK", "args": [$(json_strings samepage-hook --state-dir "$STATE_DIR" --config "$CONFIG" poststop)], "timeout": 60}]
+  },
+  "linux": {
+    "cgroupsPath": "/$CG_PARENT/$name",
+    "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+  }
+}
+EOF
+	echo "$b"
+}
+
+# start_container ID BUNDLE: detached; the container's output goes to
+# $BATS_TEST_TMPDIR/ID.log, its init pid to ID.pid.
+start_container() {
+	local id=$1 b=$2 rc=0
+	CONTAINERS+=("$id")
+	# Not run_ok: the detached container inherits stdout, which must be
+	# the log file, not a pipe someone waits on.
+	timeout 120 runc --root "$RT_ROOT" run -d --pid-file "$BATS_TEST_TMPDIR/$id.pid" -b "$b" "$id" \
+		</dev/null >"$BATS_TEST_TMPDIR/$id.log" 2>&1 || rc=$?
+	echo "\$ runc run $id -> $rc" >&2
+	cat "$BATS_TEST_TMPDIR/$id.log" >&2
+	[ "$rc" -eq 0 ] || fail "runc run $id failed"
+}
+
+container_pid() {
+	cat "$BATS_TEST_TMPDIR/$1.pid"
+}
+
+container_cgroup() {
+	echo "$CG_ROOT/$CG_PARENT/$1"
+}
+
+container_pids() {
+	cat "$(container_cgroup "$1")/cgroup.procs"
+}
+
+# Wait until the container's log has N "ready" lines (fillmem and children).
+wait_ready_n() {
+	local id=$1 want=$2 i
+	for i in $(seq 1 600); do
+		[ "$(grep -c '^ready' "$BATS_TEST_TMPDIR/$id.log" 2>/dev/null)" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	fail "container $id: $want ready lines expected: $(cat "$BATS_TEST_TMPDIR/$id.log")"
+}
+
+# VMAs of a process with VM_MERGEABLE: on 6.12 the sign of whole-process
+# KSM (its /proc/<pid>/ksm_stat has no ksm_merge_any line).
+mergeable_vmas() {
+	grep -c '^VmFlags:.* mg' "/proc/$1/smaps" || true
+}
+
+# Field of a "key value" file: kv FILE KEY
+kv() {
+	awk -v k="$2" '$1 == k {print $2}' "$1"
+}
+
+# Sum of one /proc/<pid>/ksm_stat field over a container's processes.
+proc_sum() {
+	local pid sum=0 v
+	for pid in $(container_pids "$1"); do
+		v=$(kv "/proc/$pid/ksm_stat" "$2")
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# The hook's record of a container: state_field ID FIELD.
+state_field() {
+	jq -r --arg id "$1" --arg f "$2" '.containers[] | select(.id == $id) | .[$f]' "$STATE_DIR/state.json"
+}
