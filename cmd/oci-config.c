@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * samepage oci-config [OPTION]... [CONFIG_JSON]: wire samepage-hook into an
+ * samepage oci-config [OPTION]... [CONFIG_JSON | BUNDLE]: wire samepage-hook into an
  * OCI bundle's config.json for runtimes used without a manager (plain runc
  * or crun), where no hooks.d directory is read.
  *
@@ -48,11 +48,12 @@ struct oci_config_opts {
 
 static void oci_config_usage(FILE *f)
 {
-	fputs("Usage: samepage oci-config [OPTION]... [CONFIG_JSON]\n"
+	fputs("Usage: samepage oci-config [OPTION]... [CONFIG_JSON | BUNDLE]\n"
 	      "Add samepage-hook (createRuntime and poststop) to an OCI bundle's config.json,\n"
 	      "for runc or crun used without podman, CRI-O or containerd.  Idempotent: old\n"
 	      "samepage-hook entries are replaced.  CONFIG_JSON defaults to ./config.json;\n"
-	      "`-` reads stdin and writes stdout.  The file is rewritten atomically.\n"
+	      "a BUNDLE directory means its config.json; `-` reads stdin and writes stdout.\n"
+	      "The file is rewritten atomically.\n"
 	      "\n"
 	      "Options:\n"
 	      "      --hook PATH        the hook binary (default: samepage-hook installed beside\n"
@@ -69,7 +70,7 @@ static void oci_config_usage(FILE *f)
 	      "Examples:\n"
 	      "  runc spec && samepage oci-config config.json\n"
 	      "  samepage oci-config --state-dir /run/samepage-test --stdout mybundle/config.json\n"
-	      "  samepage oci-config --remove mybundle/config.json\n",
+	      "  samepage oci-config --remove mybundle\n",
 	      f);
 }
 
@@ -280,8 +281,9 @@ int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 		.config = g->config,
 		.file = "config.json",
 	};
-	_cleanup_free_ char *hook = NULL;
+	_cleanup_free_ char *hook = NULL, *bundle_config = NULL;
 	sp_error_t err = NULL;
+	struct stat st;
 	long l;
 	int c;
 
@@ -323,6 +325,14 @@ int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 	}
 	if (optind < argc)
 		o.file = argv[optind];
+	/* A bundle directory stands for its config.json. */
+	if (strcmp(o.file, "-") != 0 && stat(o.file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (asprintf(&bundle_config, "%s/config.json", o.file) < 0) {
+			sp_cli_error("oci-config: out of memory");
+			return 1;
+		}
+		o.file = bundle_config;
+	}
 	/* The runtime runs the hook from the bundle directory by absolute
 	 * path (runtime-spec), so relative paths would mean something else. */
 	if (o.hook && o.hook[0] != '/') {

@@ -60,7 +60,9 @@ wire() {
 	requires prctl_ksm
 	local b pid
 	b=$(bare_bundle plain -- sleep 1000)
-	wire "$b/config.json"
+	# A bundle directory stands for its config.json.
+	wire "$b"
+	run_ok jq -e '.hooks.createRuntime | length == 1' "$b/config.json"
 	start_detached plain "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid plain)

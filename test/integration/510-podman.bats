@@ -46,6 +46,14 @@ setup() {
 teardown() {
 	if [ -n "${P:-}" ] && [ -d "$P/root" ]; then
 		pm rm -a -f -t 0 >/dev/null 2>&1 || true
+		# conmon leaves its cgroup a moment after the container is gone;
+		# wait for that so the cgroups below can be removed.
+		local i
+		for i in $(seq 1 50); do
+			cat /sys/fs/cgroup/*/"$CGROUP_PARENT-podman-$$"/cgroup.procs \
+				/sys/fs/cgroup/*/"$CGROUP_PARENT-podman-$$"/*/cgroup.procs 2>/dev/null | grep -q . || break
+			sleep 0.1
+		done
 		# Anything podman left mounted under this test's directory.
 		grep -o " $P[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	fi
