@@ -26,6 +26,7 @@
 #include "oci/oci.h"
 #include "cgroupfs/backend.h"
 #include "cgroupfs/ksmd.h"
+#include "cgroupfs/proc.h"
 
 enum hook_stage {
 	STAGE_CREATE,   /* createRuntime or prestart */
@@ -142,6 +143,12 @@ static int parse_args(int argc, char **argv, struct hook_opts *o)
 static void record_refusal(struct sp_state *st, const struct oci_state *oci, const struct sp_request *req,
 			   unsigned long long start_time, const char *reason)
 {
+	struct proc_info pi;
+
+	/* The entry lives as long as the process: prune compares start times. */
+	if (start_time == 0 && proc_info_read(oci->pid, &pi, NULL) == 0)
+		start_time = pi.start_time;
+
 	struct sp_container c = {
 		.id = oci->id, .domain = (char *)req->domain, .pid = oci->pid, .start_time = start_time,
 		.enabled = false, .reason = (char *)reason, .since = time(NULL),

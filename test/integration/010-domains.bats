@@ -64,6 +64,9 @@ ksm_merged_pages() {
 	start_container other-req "$r"
 	[ "$status" -ne 0 ] || fail "required container of a refused domain started"
 	assert_output --partial "domain \`team-b\` refused: domain \`team-a\` owns KSM on this node"
+	# The optional one's refusal is still on record after later hook runs.
+	run_ok jq -r '.containers[] | select(.id == "other") | .reason' "$STATE_DIR/state.json"
+	assert_output --partial "domain \`team-b\` refused"
 
 	# The owner leaves: team-b is accepted now.
 	run_ok rt delete -f own
