@@ -140,3 +140,32 @@ teardown() {
 	assert_output --partial "keeping existing"
 	run_ok jq -e '.domain_policy == "shared"' "$d/etc/samepage/samepage.conf"
 }
+
+@test "deb: the DaemonSet's install step, run on the unpacked package, fills the host paths" {
+	requires /usr/bin/python3
+	local h=$BATS_TEST_TMPDIR/host script
+	mkdir -p "$h/libexec" "$h/hooks.d" "$h/etc-samepage" "$h/config"
+	# The init container's script and the ConfigMap, from the manifest.
+	/usr/bin/python3 - "$ROOT/packaging/kubernetes/samepage-daemonset.yaml" "$h" <<-'PY'
+	import sys, yaml
+	docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1]))}
+	init = docs["DaemonSet"]["spec"]["template"]["spec"]["initContainers"][0]
+	assert init["command"][:2] == ["/bin/sh", "-ec"], init["command"]
+	open(sys.argv[2] + "/install.sh", "w").write(init["command"][2])
+	open(sys.argv[2] + "/config/samepage.conf", "w").write(docs["ConfigMap"]["data"]["samepage.conf"])
+	PY
+	# The image is the package installed on Debian: its paths are the
+	# unpacked package's; the volumes are this test's directories.
+	script=$(sed -e "s|/usr/libexec/samepage/|$DEST/usr/libexec/samepage/|g" \
+		-e "s|/usr/share/containers/oci/hooks.d/|$DEST/usr/share/containers/oci/hooks.d/|g" \
+		-e "s|/host/|$h/|g" -e "s|/config/|$h/config/|g" "$h/install.sh")
+	run_ok sh -ec "$script"
+	run_ok sh -ec "$script"     # again, as on a pod restart: replaces, nothing added
+	cmp "$DEST/usr/libexec/samepage/samepage-hook" "$h/libexec/samepage-hook" || fail "hook not copied"
+	[ -x "$h/libexec/samepage-hook" ] || fail "hook not executable"
+	run_ok ls -A "$h/libexec" "$h/hooks.d" "$h/etc-samepage"
+	refute_output --partial ".new"
+	run_ok diff -r "$DEST/usr/share/containers/oci/hooks.d" "$h/hooks.d"
+	run_ok jq -e . "$h/etc-samepage/samepage.conf"
+	run_ok "$h/libexec/samepage-hook" --version
+}

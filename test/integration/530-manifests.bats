@@ -263,3 +263,22 @@ code_lines() {
 	run_ok complete_words samepage oci-
 	assert_output oci-config
 }
+
+@test "manifests: the systemd example's command runs with KSM on (MemoryKSM= counterpart)" {
+	requires prctl_ksm /usr/bin/python3
+	local cmd pid i merge=""
+	cmd=$(sed -n 's/^ExecStart=//p' "$PKG/systemd/examples/ksm-example.service")
+	[[ $cmd == "/usr/bin/samepage exec -- "* ]] || fail "unexpected ExecStart: $cmd"
+	# The build's samepage, and any free port instead of 8080.
+	cmd=${cmd/\/usr\/bin\/samepage/$SAMEPAGE}
+	cmd=${cmd% 8080}
+	$cmd 0 > "$BATS_TEST_TMPDIR/example.log" 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do
+		grep -q 'python3' "/proc/$pid/cmdline" 2>/dev/null && merge=$(ksm_field "$pid" ksm_merge_any) && break
+		sleep 0.1
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	[ "$merge" = yes ] || fail "example service process: ksm_merge_any=$merge; $(cat "$BATS_TEST_TMPDIR/example.log")"
+}
