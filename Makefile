@@ -120,6 +120,6 @@ sanitize:
 	$(MAKE) SANITIZE=1 check-unit
 
 clean:
-	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
+	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
 
 -include $(wildcard */*.mk)
