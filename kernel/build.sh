@@ -89,9 +89,9 @@ src_version=$(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' 
 # comment of kernel/patches/series or in kernel/SERIES-NOTES.md.
 tested_version() {
 	local v=""
-	[ -f "$SERIES" ] && v=$(grep '^#' "$SERIES" | grep -Eom1 '6\.12\.[0-9]+' || true)
+	[ -f "$SERIES" ] && v=$(grep '^#' "$SERIES" | grep -Eo '6\.12\.[0-9]+' | head -n1 || true)
 	[ -z "$v" ] && [ -f "$top/kernel/SERIES-NOTES.md" ] &&
-		v=$(grep -Eom1 '6\.12\.[0-9]+' "$top/kernel/SERIES-NOTES.md" || true)
+		v=$(grep -Eo '6\.12\.[0-9]+' "$top/kernel/SERIES-NOTES.md" | head -n1 || true)
 	echo "${v:-not recorded}"
 }
 
