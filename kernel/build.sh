@@ -11,6 +11,8 @@
 # in build/kernel/obj (O=) and go through ccache.
 #
 # Environment: B (build dir, default build), KERNEL_TARBALL, CCACHE_DIR,
+# KERNEL_PATCHES (a series directory other than kernel/patches, e.g. work in
+# progress),
 # KERNEL_JOBS (default: number of CPUs), KERNEL_VERBOSE=1 for every make line.
 set -euo pipefail
 
@@ -21,7 +23,7 @@ B=$(mkdir -p "$B" && cd "$B" && pwd)
 
 KERNEL_PKG=linux-source-6.12
 KERNEL_TARBALL=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-PATCHES=$top/kernel/patches
+PATCHES=${KERNEL_PATCHES:-$top/kernel/patches}
 SERIES=$PATCHES/series
 FRAGMENT=$top/kernel/config.fragment
 SRCROOT=$B/kernel-src

@@ -52,10 +52,8 @@ selftest() {
 		say "$t: no $t.c in the kernel tree"
 		return 0
 	fi
-	if stale "$GB/$t" "$SEL/$t.c" "$SEL/cgroup_util.c" "$SEL/cgroup_util.h" "$SEL/Makefile"; then
-		say "building $t"
-		make -s -C "$SEL" OUTPUT="$GB" KHDR_INCLUDES="-isystem $OBJ/usr/include" "$GB/$t"
-	fi
+	# The selftest Makefile knows the test's sources; it prints what it builds.
+	make -s -C "$SEL" OUTPUT="$GB" KHDR_INCLUDES="-isystem $OBJ/usr/include" "$GB/$t"
 }
 selftest test_ksm
 selftest test_core
