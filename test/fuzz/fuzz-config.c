@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* samepage.conf: sp_config_parse().  What it accepts must be in range. */
+#include "fuzz.h"
+#include "lib/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	char *json = fuzz_strndup(data, size);
+	struct sp_config cfg;
+	const struct sp_governor_config *g = &cfg.governor;
+	int ret;
+
+	sp_config_defaults(&cfg);
+	ret = sp_config_parse(json, "fuzz.conf", &cfg, &err);
+	free(json);
+	if (ret < 0) {
+		FUZZ_ASSERT(err && err->msg, "failed (%d) without a message", ret);
+		return 0;
+	}
+	FUZZ_ASSERT(ret == 0, "ret %d", ret);
+	FUZZ_ASSERT(cfg.domain_policy == SP_POLICY_EXCLUSIVE || cfg.domain_policy == SP_POLICY_SHARED, "policy %d",
+		    (int)cfg.domain_policy);
+	FUZZ_ASSERT(strcmp(cfg.advisor_mode, "scan-time") == 0 || strcmp(cfg.advisor_mode, "none") == 0,
+		    "advisor_mode `%s`", cfg.advisor_mode);
+	FUZZ_ASSERT(g->cpu_budget > 0 && g->cpu_budget <= 1, "cpu_budget %g", g->cpu_budget);
+	FUZZ_ASSERT(g->window_secs >= 1 && g->window_secs <= 3600, "window_secs %u", g->window_secs);
+	FUZZ_ASSERT(g->boost_pages >= 1 && g->boost_pages <= 1000000, "boost_pages %u", g->boost_pages);
+	FUZZ_ASSERT(g->idle_pages >= 1 && g->idle_pages <= 1000000, "idle_pages %u", g->idle_pages);
+	FUZZ_ASSERT(g->boost_sleep_ms >= 1 && g->boost_sleep_ms <= 60000, "boost_sleep_ms %u", g->boost_sleep_ms);
+	FUZZ_ASSERT(g->idle_sleep_ms >= 1 && g->idle_sleep_ms <= 60000, "idle_sleep_ms %u", g->idle_sleep_ms);
+	return 0;
+}
