@@ -26,6 +26,7 @@ void sp_config_defaults(struct sp_config *cfg)
 	cfg->governor.boost_sleep_ms = 10;
 	cfg->governor.idle_pages = 100;
 	cfg->governor.idle_sleep_ms = 200;
+	cfg->governor.boost_nice = 0;
 }
 
 const char *sp_domain_policy_name(enum sp_domain_policy p)
@@ -81,6 +82,16 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 			ret = parse_uint(v, what, "governor.idle_pages", 1000000, &g->idle_pages, err);
 		} else if (strcmp(key, "idle_sleep_ms") == 0) {
 			ret = parse_uint(v, what, "governor.idle_sleep_ms", 60000, &g->idle_sleep_ms, err);
+		} else if (strcmp(key, "boost_nice") == 0) {
+			int64_t n;
+
+			if (want_type(v, json_type_int, what, "governor.boost_nice", "an integer", err) < 0)
+				return -EINVAL;
+			n = json_object_get_int64(v);
+			if (n < -20 || n > 19)
+				return sp_error_set(err, 0, "%s: `governor.boost_nice` must be between -20 and 19, got %lld", what,
+						    (long long)n);
+			g->boost_nice = (int)n;
 		} else if (strcmp(key, "manage") == 0) {
 			if (want_type(v, json_type_boolean, what, "governor.manage", "true or false", err) < 0)
 				return -EINVAL;

@@ -32,6 +32,7 @@ struct sp_governor_config {
 	unsigned int idle_pages;    /* pages_to_scan once converged */
 	unsigned int idle_sleep_ms;
 	bool manage;                /* govern ksmd even when samepage did not turn it on */
+	int boost_nice;             /* ksmd's nice value while boosting (kernel default 5) */
 };
 
 struct sp_config {
