@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
@@ -90,6 +91,25 @@ int ksmd_cpu_seconds(pid_t pid, double *secs, sp_error_t *err)
 	return 0;
 }
 
+int ksmd_nice_get(pid_t pid, int *nice, sp_error_t *err)
+{
+	int n;
+
+	errno = 0;
+	n = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (n == -1 && errno)
+		return sp_error_set(err, errno, "getpriority of pid %d", (int)pid);
+	*nice = n;
+	return 0;
+}
+
+int ksmd_nice_set(pid_t pid, int nice, sp_error_t *err)
+{
+	if (setpriority(PRIO_PROCESS, (id_t)pid, nice) < 0)
+		return sp_error_set(err, errno, "set nice %d on pid %d", nice, (int)pid);
+	return 0;
+}
+
 int ksmd_read_counters(struct gov_sample *s, sp_error_t *err)
 {
 	static const struct {
@@ -102,16 +122,18 @@ int ksmd_read_counters(struct gov_sample *s, sp_error_t *err)
 		{ "pages_volatile", offsetof(struct gov_sample, pages_volatile) },
 		{ "full_scans", offsetof(struct gov_sample, full_scans) },
 	};
+	uint64_t v = 0;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(counters); i++) {
-		uint64_t *v = (uint64_t *)((char *)s + counters[i].off);
-		int ret = ksm_knob_read_u64(counters[i].name, v, err);
+		uint64_t *c = (uint64_t *)((char *)s + counters[i].off);
+		int ret = ksm_knob_read_u64(counters[i].name, c, err);
 
 		if (ret < 0)
 			return ret;
 	}
 	s->has_pages_scanned = ksm_knob_read_u64("pages_scanned", &s->pages_scanned, NULL) == 0;
+	s->smart_scan = ksm_knob_read_u64("smart_scan", &v, NULL) == 0 && v == 1;
 	if (!s->has_pages_scanned)
 		s->pages_scanned = 0;
 	return 0;

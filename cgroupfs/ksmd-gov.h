@@ -29,8 +29,15 @@ int ksmd_cpu_seconds(pid_t pid, double *secs, sp_error_t *err);
 /* Parse the CPU seconds out of the text of a /proc/<pid>/stat line. */
 int ksmd_parse_stat_cpu(const char *line, long ticks_per_sec, double *secs);
 
+/* ksmd's nice value (the kernel starts it at 5), and setting it: a ksmd
+ * at nice 5 on a busy node gets a fraction of a core, so a boost of
+ * pages_to_scan alone does not make it merge faster. */
+int ksmd_nice_get(pid_t pid, int *nice, sp_error_t *err);
+int ksmd_nice_set(pid_t pid, int nice, sp_error_t *err);
+
 /* The counters of struct gov_sample from the KSM sysfs directory (t and
- * cpu are left alone); pages_scanned where the kernel has it. */
+ * cpu are left alone); pages_scanned and smart_scan where the kernel has
+ * them. */
 int ksmd_read_counters(struct gov_sample *s, sp_error_t *err);
 
 struct ksmd_gov_change {

@@ -57,6 +57,9 @@ struct governor {
 	size_t n_seen;
 	struct gov_knobs applied;
 	bool have_applied;
+	int nice_orig;       /* ksmd's nice before the boost raised its priority */
+	bool nice_raised;
+	bool nice_failed;    /* setpriority refused (no CAP_SYS_NICE): stop trying */
 	double next_sample;  /* monotonic seconds, < 0: none due */
 };
 
@@ -395,6 +398,41 @@ static void refresh(struct governor *gv)
 	}
 }
 
+/* ksmd's priority follows the mode: governor.boost_nice while boosting
+ * (the kernel runs ksmd at nice 5, and on a busy node that leaves a boost
+ * of pages_to_scan waiting for CPU), what it was otherwise.  The CPU
+ * budget still bounds what ksmd uses; the priority only decides how soon
+ * it gets it.  A nice value someone else set meanwhile is theirs. */
+static void apply_nice(struct governor *gv)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	bool want = gv->governing && gv->g.mode == GOV_BOOST;
+	int cur;
+
+	if (want == gv->nice_raised || gv->nice_failed)
+		return;
+	if (ksmd_nice_get(gv->ksmd_pid, &cur, &err) < 0) {
+		gov_log(LOG_WARNING, "%s", sp_error_msg(err));
+		gv->nice_failed = true;
+		return;
+	}
+	if (want) {
+		if (cur <= gv->cfg.governor.boost_nice)
+			return;
+		if (ksmd_nice_set(gv->ksmd_pid, gv->cfg.governor.boost_nice, &err) < 0) {
+			gov_log(LOG_WARNING, "ksmd priority not raised: %s", sp_error_msg(err));
+			gv->nice_failed = true;
+			return;
+		}
+		gv->nice_orig = cur;
+		gv->nice_raised = true;
+		return;
+	}
+	if (cur == gv->cfg.governor.boost_nice && ksmd_nice_set(gv->ksmd_pid, gv->nice_orig, &err) < 0)
+		gov_log(LOG_WARNING, "ksmd priority not restored: %s", sp_error_msg(err));
+	gv->nice_raised = false;
+}
+
 static void shutdown_restore(struct governor *gv)
 {
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
@@ -402,6 +440,8 @@ static void shutdown_restore(struct governor *gv)
 	_cleanup_close_ int lock = -EBADF;
 	int ret;
 
+	gv->governing = false;
+	apply_nice(gv);
 	if (gv->undo.n == 0)
 		return;
 	lock = sp_state_lock(gv->state_dir, &err);
@@ -476,6 +516,7 @@ static int run(struct governor *gv)
 		return 1;
 	refresh(gv);
 	schedule(gv);
+	apply_nice(gv);
 	for (;;) {
 		struct pollfd fds[2] = { { .fd = ino, .events = POLLIN }, { .fd = sig, .events = POLLIN } };
 		int timeout = -1, r;
@@ -518,6 +559,7 @@ static int run(struct governor *gv)
 			sample_and_decide(gv);
 			schedule(gv);
 		}
+		apply_nice(gv);
 	}
 }
 

@@ -21,6 +21,9 @@ void gov_params_from_config(struct gov_params *p, const struct sp_governor_confi
 	p->boost_sample_ms = 250;
 	p->idle_sample_ms = 5000;
 	p->settle_scans = 2;
+	/* smart_scan skips a page that keeps not merging for up to 8 scans
+	 * (skip_age() in mm/ksm.c); one more and every page was looked at. */
+	p->settle_scans_smart = 9;
 	p->empty_secs = 3.0;
 	p->max_stall_secs = 60.0;
 	p->progress_pages = 16;
@@ -234,7 +237,8 @@ static void boost_step(struct gov *g, const struct gov_sample *s, const struct g
 	}
 
 	if (s->t - g->boost_since >= GOV_MIN_BOOST_SECS) {
-		bool settled = s->full_scans >= g->progress_scans + p->settle_scans;
+		unsigned int settle = s->smart_scan ? p->settle_scans_smart : p->settle_scans;
+		bool settled = s->full_scans >= g->progress_scans + settle;
 		bool empty = g->empty_since >= 0 && s->t - g->empty_since >= p->empty_secs;
 		bool stalled = s->t - g->progress_t >= p->max_stall_secs;
 

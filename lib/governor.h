@@ -12,7 +12,10 @@
  *   boost  after an event, ksmd runs at the boost rate (default 20000 pages
  *          / 10 ms) so the new container's duplicates merge within seconds;
  *          back to idle once merging stops making progress: two more full
- *          scans without new merged pages, or nothing to scan at all.
+ *          scans without new merged pages (nine under smart_scan, which
+ *          looks at a page that did not merge only every 1-8 scans, so a
+ *          waiting partner of an older container's page is found late), or
+ *          nothing to scan at all.
  *
  * The CPU budget applies in both modes: ksmd's CPU time over any sliding
  * window of window_secs may not exceed cpu_budget * window_secs.  A ksmd
@@ -41,6 +44,7 @@ struct gov_params {
 	unsigned int boost_sample_ms; /* sampling period while boosting (250) */
 	unsigned int idle_sample_ms;  /* sampling period while idle (5000) */
 	unsigned int settle_scans;    /* full scans without progress before decay (2) */
+	unsigned int settle_scans_smart; /* the same under smart_scan (9) */
 	double empty_secs;            /* boost ends when nothing is scanned for this long (3) */
 	double max_stall_secs;        /* boost ends after this long without progress (60) */
 	uint64_t progress_pages;      /* growth of merged pages that counts as progress (16) */
@@ -62,6 +66,7 @@ struct gov_sample {
 	uint64_t full_scans;
 	uint64_t pages_scanned;       /* 0 when has_pages_scanned is false */
 	bool has_pages_scanned;       /* the kernel has the counter (>= 6.7) */
+	bool smart_scan;              /* /sys/kernel/mm/ksm/smart_scan is 1 */
 };
 
 struct gov_knobs {

@@ -116,6 +116,34 @@ static void test_decay_after_no_progress(void **state)
 	assert_int_equal(gov_next_sample_ms(&g), 5000);
 }
 
+/* Under smart_scan a page that did not merge is looked at only every few
+ * scans, so the partner of an older container's page may be found late:
+ * decay waits nine full scans without progress. */
+static void test_smart_scan_settles_later(void **state)
+{
+	struct gov_params p;
+	struct gov g;
+	struct gov_knobs k;
+	double decayed_at = -1;
+	int i;
+
+	(void)state;
+	default_params(&p);
+	gov_init(&g, &p);
+	gov_event(&g, 0, &k);
+	for (i = 1; i <= 40; i++) {
+		/* One full scan per sample, merged pages flat from the start. */
+		struct gov_sample s = sample(i * 0.25, i * 0.01, 2000, 5000, i);
+
+		s.smart_scan = true;
+		gov_feed(&g, &s, &k);
+		if (g.mode == GOV_IDLE && decayed_at < 0)
+			decayed_at = i * 0.25;
+	}
+	/* Baseline at scans = 1 (t = 0.25), idle at scans = 10 (t = 2.5). */
+	assert_true(decayed_at > 2.4 && decayed_at < 2.6);
+}
+
 /* The hook fires before the entrypoint runs: tiny memory, scans complete
  * quickly, but the boost lasts at least 2 s. */
 static void test_minimum_boost(void **state)
@@ -564,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_event_boosts),
 		cmocka_unit_test(test_decay_after_no_progress),
 		cmocka_unit_test(test_minimum_boost),
+		cmocka_unit_test(test_smart_scan_settles_later),
 		cmocka_unit_test(test_memory_arriving_keeps_boost),
 		cmocka_unit_test(test_nothing_to_scan_decays),
 		cmocka_unit_test(test_stall_decays),
