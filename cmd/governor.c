@@ -57,6 +57,7 @@ struct governor {
 	size_t n_seen;
 	struct gov_knobs applied;
 	bool have_applied;
+	char smart_orig[8];  /* smart_scan when the governor took ksmd ("" when absent) */
 	int nice_orig;       /* ksmd's nice before the boost raised its priority */
 	bool nice_raised;
 	bool nice_failed;    /* setpriority refused (no CAP_SYS_NICE): stop trying */
@@ -178,8 +179,8 @@ static bool knobs_taken_over(const struct governor *gv, const char **which)
 }
 
 /* Adopt what an earlier governor run recorded (it may have been killed):
- * pages_to_scan and sleep_millisecs are only ever recorded by the
- * governor, so their recorded original is what to put back; the hook
+ * pages_to_scan, sleep_millisecs and smart_scan are only ever recorded by
+ * the governor, so their recorded original is what to put back; the hook
  * records advisor_mode with the configured mode, which the governor's
  * `none` replaced. */
 static void adopt_records(struct governor *gv, const struct sp_state *st)
@@ -189,7 +190,8 @@ static void adopt_records(struct governor *gv, const struct sp_state *st)
 	for (i = 0; i < st->n_knobs; i++) {
 		const struct sp_knob_change *k = &st->knobs[i];
 
-		if (strcmp(k->name, "pages_to_scan") == 0 || strcmp(k->name, "sleep_millisecs") == 0)
+		if (strcmp(k->name, "pages_to_scan") == 0 || strcmp(k->name, "sleep_millisecs") == 0 ||
+		    strcmp(k->name, "smart_scan") == 0)
 			ksmd_gov_note(&gv->undo, k->name, k->saved, k->set, false);
 		else if (strcmp(k->name, "advisor_mode") == 0 && strcmp(k->set, "none") == 0 &&
 			 strcmp(gv->cfg.advisor_mode, "none") != 0)
@@ -224,7 +226,16 @@ static int apply_knobs(struct governor *gv, const struct gov_knobs *k, bool taki
 		return -EAGAIN;
 	}
 	if (taking) {
+		_cleanup_free_ char *smart = NULL;
+
 		adopt_records(gv, &st);
+		gv->smart_orig[0] = '\0';
+		if (ksm_knob_exists("smart_scan") && ksm_knob_read("smart_scan", &smart, NULL) == 0)
+			snprintf(gv->smart_orig, sizeof(gv->smart_orig), "%s", smart);
+		/* A previous run that was killed while boosting left it off. */
+		for (size_t i = 0; i < gv->undo.n; i++)
+			if (strcmp(gv->undo.c[i].name, "smart_scan") == 0)
+				snprintf(gv->smart_orig, sizeof(gv->smart_orig), "%s", gv->undo.c[i].before);
 		/* pages_to_scan cannot be written while the advisor runs. */
 		if (ksm_knob_exists("advisor_mode")) {
 			_cleanup_free_ char *adv = NULL;
@@ -259,6 +270,16 @@ static int apply_knobs(struct governor *gv, const struct gov_knobs *k, bool taki
 		ret = ksmd_gov_set(&gv->undo, &st, "pages_to_scan", val, &err);
 		if (ret < 0)
 			goto fail;
+	}
+	if (gv->smart_orig[0]) {
+		const char *want = k->smart_scan_off ? "0" : gv->smart_orig;
+		_cleanup_free_ char *cur = NULL;
+
+		if (ksm_knob_read("smart_scan", &cur, &err) < 0 ||
+		    (strcmp(cur, want) != 0 && ksmd_gov_set(&gv->undo, &st, "smart_scan", want, &err) < 0)) {
+			ret = -EIO;
+			goto fail;
+		}
 	}
 	ret = sp_state_save(gv->state_dir, &st, &err);
 	if (ret < 0)

@@ -69,6 +69,7 @@ void gov_knobs(const struct gov *g, struct gov_knobs *k)
 	const struct gov_params *p = &g->p;
 	double pps = g->pps, pages, sleep;
 
+	k->smart_scan_off = g->mode == GOV_BOOST;
 	if (g->mode == GOV_IDLE || pps <= idle_pps(p) * 1.0001) {
 		k->pages_to_scan = p->idle_pages;
 		k->sleep_ms = p->idle_sleep_ms;
@@ -301,5 +302,6 @@ bool gov_feed(struct gov *g, const struct gov_sample *s, struct gov_knobs *k)
 		idle_step(g, s, &prev);
 
 	gov_knobs(g, k);
-	return k->pages_to_scan != before.pages_to_scan || k->sleep_ms != before.sleep_ms;
+	return k->pages_to_scan != before.pages_to_scan || k->sleep_ms != before.sleep_ms ||
+	       k->smart_scan_off != before.smart_scan_off;
 }

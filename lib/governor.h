@@ -10,12 +10,11 @@
  *          under 1 % of a core); samples every few seconds only to notice
  *          memory that became mergeable without an event;
  *   boost  after an event, ksmd runs at the boost rate (default 20000 pages
- *          / 10 ms) so the new container's duplicates merge within seconds;
- *          back to idle once merging stops making progress: two more full
- *          scans without new merged pages (nine under smart_scan, which
- *          looks at a page that did not merge only every 1-8 scans, so a
- *          waiting partner of an older container's page is found late), or
- *          nothing to scan at all.
+ *          / 10 ms), with smart_scan off, so the new container's duplicates
+ *          merge within seconds; back to idle once merging stops making
+ *          progress: two more full scans without new merged pages (nine
+ *          if smart_scan stayed on: it looks at a page that did not merge
+ *          only every 1-8 scans), or nothing to scan at all.
  *
  * The CPU budget applies in both modes: ksmd's CPU time over any sliding
  * window of window_secs may not exceed cpu_budget * window_secs.  A ksmd
@@ -72,6 +71,11 @@ struct gov_sample {
 struct gov_knobs {
 	unsigned int pages_to_scan;
 	unsigned int sleep_ms;
+	/* Switch smart_scan off: while boosting every page is looked at in
+	 * every scan, so a new page meets its partner in an older container
+	 * (which smart_scan would skip for up to 8 scans) within two scans,
+	 * and "no progress for two scans" really means done. */
+	bool smart_scan_off;
 };
 
 enum gov_mode {

@@ -85,12 +85,24 @@ start_workload() {
 	adv_hook=$(ksm_knob advisor_mode)
 	sleep_hook=$(ksm_knob sleep_millisecs)
 
+	local ksmd nice0 smart0
+	smart0=$(ksm_knob smart_scan)
+	ksmd=$(pgrep -x -P 2 ksmd)
+	nice0=$(ps -o ni= -p "$ksmd" | tr -d ' ')
 	start_governor
-	# c1 is new to the governor: it takes ksmd, advisor off, boost.
+	# c1 is new to the governor: it takes ksmd, advisor off, boost, and
+	# ksmd runs at governor.boost_nice (default 0) while boosting.
 	wait_knob advisor_mode none 3
 	wait_knob pages_to_scan 3001 3
+	[ "$(ksm_knob smart_scan)" = 0 ] || fail "smart_scan $(ksm_knob smart_scan) while boosting"
+	if [ "$nice0" -gt 0 ]; then
+		[ "$(ps -o ni= -p "$ksmd" | tr -d ' ')" = 0 ] || fail "ksmd nice $(ps -o ni= -p "$ksmd") while boosting"
+	fi
 	# 16 MiB merge in well under the minimum boost; then idle.
 	wait_knob pages_to_scan 51 20
+	sleep 0.3
+	[ "$(ksm_knob smart_scan)" = "$smart0" ] || fail "smart_scan $(ksm_knob smart_scan) when idle, was $smart0"
+	[ "$(ps -o ni= -p "$ksmd" | tr -d ' ')" = "$nice0" ] || fail "ksmd nice $(ps -o ni= -p "$ksmd") when idle, was $nice0"
 	[ "$(ksm_knob sleep_millisecs)" = 301 ] || fail "idle sleep_millisecs is $(ksm_knob sleep_millisecs)"
 	run_ok jq -e '[.ksmd.knobs[] | select(.name == "pages_to_scan" and .set == "51")] | length == 1' "$STATE_DIR/state.json"
 
@@ -104,6 +116,14 @@ start_workload() {
 	[ $(((t1 - t0) / 1000000)) -le 4000 ] || fail "boost came too late"
 	wait_knob pages_to_scan 51 20
 
+	# Idle after convergence costs less than 1 % of a core.
+	local c0 c1
+	c0=$(awk '{sub(/.*\) /, ""); print $12 + $13}' /proc/$ksmd/stat)
+	sleep 5
+	c1=$(awk '{sub(/.*\) /, ""); print $12 + $13}' /proc/$ksmd/stat)
+	echo "ksmd idle: $((c1 - c0)) ticks in 5 s" >&2
+	[ $((c1 - c0)) -lt $(($(getconf CLK_TCK) * 5 / 100)) ] || fail "idle ksmd used $((c1 - c0)) ticks in 5 s"
+
 	# The two containers really merged with each other.
 	local p1 p2
 	p1=$(container_pid c1)
@@ -111,7 +131,12 @@ start_workload() {
 	[ "$(ksm_field "$p1" ksm_merging_pages)" -gt 3000 ] || fail "c1 not merged: $(cat /proc/$p1/ksm_stat)"
 	[ "$(ksm_field "$p2" ksm_merging_pages)" -gt 3000 ] || fail "c2 not merged: $(cat /proc/$p2/ksm_stat)"
 
+	# SIGTERM in the middle of a boost puts ksmd's priority back too.
+	start_workload c3
+	wait_knob pages_to_scan 3001 2
 	stop_governor
+	[ "$(ps -o ni= -p "$ksmd" | tr -d ' ')" = "$nice0" ] || fail "ksmd nice $(ps -o ni= -p "$ksmd") after stop, was $nice0"
+	[ "$(ksm_knob smart_scan)" = "$smart0" ] || fail "smart_scan $(ksm_knob smart_scan) after stop, was $smart0"
 	# Back as the hook left it, and the records as the hook made them.
 	[ "$(ksm_knob advisor_mode)" = "$adv_hook" ] || fail "advisor_mode is $(ksm_knob advisor_mode), want $adv_hook"
 	[ "$(ksm_knob sleep_millisecs)" = "$sleep_hook" ] || fail "sleep_millisecs is $(ksm_knob sleep_millisecs), want $sleep_hook"
@@ -123,6 +148,7 @@ start_workload() {
 	# The last poststop puts ksmd back as it was before samepage.
 	rt delete -f c1
 	rt delete -f c2
+	rt delete -f c3
 	[ "$(ksm_knob run)" = 0 ] || fail "run not restored by the hook"
 }
 

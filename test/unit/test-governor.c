@@ -56,6 +56,7 @@ static void test_idle_at_start(void **state)
 	gov_knobs(&g, &k);
 	assert_int_equal(k.pages_to_scan, 100);
 	assert_int_equal(k.sleep_ms, 200);
+	assert_false(k.smart_scan_off);
 	assert_int_equal(g.mode, GOV_IDLE);
 	assert_int_equal(gov_next_sample_ms(&g), 5000);
 }
@@ -75,6 +76,7 @@ static void test_event_boosts(void **state)
 	assert_int_equal(g.mode, GOV_BOOST);
 	assert_int_equal(k.pages_to_scan, 4000);
 	assert_int_equal(k.sleep_ms, 10);
+	assert_true(k.smart_scan_off);
 	assert_int_equal(gov_next_sample_ms(&g), 250);
 }
 
