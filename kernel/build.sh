@@ -120,12 +120,13 @@ while [ "$keep" -lt "${#applied[@]}" ] && [ "$keep" -lt "${#wanted[@]}" ] &&
 	keep=$((keep + 1))
 done
 
-patch_args=(-p1 -s -f -E --no-backup-if-mismatch --reject-file=- -d "$SRC")
+# No fuzz: a hunk whose context changed is a conflict, not a guess.
+patch_args=(-p1 -f -E -F0 --no-backup-if-mismatch --reject-file=- -d "$SRC")
 i=$((${#applied[@]} - 1))
 while [ "$i" -ge "$keep" ]; do
 	name=${applied[$i]}
 	say "reverting $name"
-	if ! patch -R "${patch_args[@]}" <"$APPLIED/$name" >"$SRCROOT/patch.log" 2>&1; then
+	if ! patch -R -s "${patch_args[@]}" <"$APPLIED/$name" >"$SRCROOT/patch.log" 2>&1; then
 		cat "$SRCROOT/patch.log"
 		say "cannot revert $name cleanly; starting from a fresh source tree"
 		extract_source
@@ -139,13 +140,14 @@ done
 
 for ((i = keep; i < ${#wanted[@]}; i++)); do
 	name=${wanted[$i]}
+	# Not silent: the dry run names the file and hunk that conflict.
 	if ! patch --dry-run "${patch_args[@]}" <"$PATCHES/$name" >"$SRCROOT/patch.log" 2>&1; then
-		cat "$SRCROOT/patch.log" >&2
-		die "patch kernel/patches/$name does not apply to $KERNEL_PKG $pkg_version (Linux $src_version); the series was tested on Linux $(tested_version)"
+		grep -E '^(checking|patching) file|FAILED|^Hunk|misordered|malformed|garbage|Only garbage|can.t find file' "$SRCROOT/patch.log" >&2 || cat "$SRCROOT/patch.log" >&2
+		die "patch ${PATCHES#"$top"/}/$name does not apply to $KERNEL_PKG $pkg_version (Linux $src_version); the series was tested on Linux $(tested_version)"
 	fi
 	say "applying $name"
-	patch "${patch_args[@]}" <"$PATCHES/$name" >"$SRCROOT/patch.log" 2>&1 ||
-		{ cat "$SRCROOT/patch.log" >&2; die "applying kernel/patches/$name failed after a clean dry run"; }
+	patch -s "${patch_args[@]}" <"$PATCHES/$name" >"$SRCROOT/patch.log" 2>&1 ||
+		{ cat "$SRCROOT/patch.log" >&2; die "applying ${PATCHES#"$top"/}/$name failed after a clean dry run"; }
 	cp "$PATCHES/$name" "$APPLIED/$name"
 	echo "$name" >>"$APPLIED/series"
 done
