@@ -3,7 +3,8 @@
  * samepage's seccomp interpreter against the kernel's.  For each input a
  * child process installs the fuzzed filters and makes the call; its fate
  * (the call ran, failed with an errno, raised SIGSYS, killed it) must be
- * what seccomp_filters_eval() predicts.  Input layout as in fuzz-seccomp.c.
+ * what seccomp_filters_eval() predicts.  Input layout as in fuzz-seccomp.c;
+ * see legalize() for what bit 7 of the first byte does.
  *
  * Only calls that cannot reach outside the child are made: getpid,
  * getppid, gettid and prctl(PR_GET_MEMORY_MERGE / PR_SET_MEMORY_MERGE), the
@@ -91,6 +92,10 @@ CHILD_CODE static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	(void)uc;
+	/* Only the call under test counts, not the exit after it. */
+	if (__atomic_load_n(&shared->stage, __ATOMIC_SEQ_CST) != STAGE_INSTALLED)
+		for (;;)
+			;
 	shared->trap_errno = si->si_errno;
 	shared->trap_nr = si->si_syscall;
 	shared->trap_arch = si->si_arch;
@@ -140,6 +145,79 @@ CHILD_CODE static int child(void *arg)
 	raw6(SYS_tgkill, self, self, SIGKILL, 0, 0, 0);
 	for (;;)
 		;
+}
+
+/*
+ * Most random instructions are ones the kernel refuses, and a refused
+ * filter compares nothing.  Unless the first input byte has bit 7 set,
+ * each instruction is turned into one seccomp accepts (opcode from the
+ * list in the kernel's seccomp_check_filter(), jumps kept in range, loads
+ * aligned, a return at the end, mostly known actions), so most inputs
+ * reach the comparison.
+ */
+static const uint16_t legal_codes[] = {
+	BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_LEN, BPF_LDX | BPF_W | BPF_LEN,
+	BPF_LD | BPF_IMM, BPF_LDX | BPF_IMM, BPF_LD | BPF_MEM, BPF_LDX | BPF_MEM, BPF_ST, BPF_STX,
+	BPF_ALU | BPF_ADD | BPF_K, BPF_ALU | BPF_ADD | BPF_X, BPF_ALU | BPF_SUB | BPF_K, BPF_ALU | BPF_SUB | BPF_X,
+	BPF_ALU | BPF_MUL | BPF_K, BPF_ALU | BPF_MUL | BPF_X, BPF_ALU | BPF_DIV | BPF_K, BPF_ALU | BPF_DIV | BPF_X,
+	BPF_ALU | BPF_AND | BPF_K, BPF_ALU | BPF_AND | BPF_X, BPF_ALU | BPF_OR | BPF_K, BPF_ALU | BPF_OR | BPF_X,
+	BPF_ALU | BPF_XOR | BPF_K, BPF_ALU | BPF_XOR | BPF_X, BPF_ALU | BPF_LSH | BPF_K, BPF_ALU | BPF_LSH | BPF_X,
+	BPF_ALU | BPF_RSH | BPF_K, BPF_ALU | BPF_RSH | BPF_X, BPF_ALU | BPF_NEG, BPF_MISC | BPF_TAX,
+	BPF_MISC | BPF_TXA, BPF_JMP | BPF_JA, BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JEQ | BPF_K,
+	BPF_JMP | BPF_JEQ | BPF_X, BPF_JMP | BPF_JGT | BPF_K, BPF_JMP | BPF_JGT | BPF_X, BPF_JMP | BPF_JGE | BPF_K,
+	BPF_JMP | BPF_JGE | BPF_X, BPF_JMP | BPF_JSET | BPF_K, BPF_JMP | BPF_JSET | BPF_X, BPF_RET | BPF_K,
+	BPF_RET | BPF_K, BPF_RET | BPF_K, BPF_RET | BPF_A,
+};
+
+static const uint32_t known_actions[8] = {
+	SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_TRAP, SECCOMP_RET_ERRNO,
+	SECCOMP_RET_USER_NOTIF, SECCOMP_RET_TRACE, SECCOMP_RET_LOG, SECCOMP_RET_ALLOW,
+};
+
+static void legalize(struct sock_filter *prog, size_t len)
+{
+	size_t pc;
+
+	for (pc = 0; pc < len; pc++) {
+		struct sock_filter *in = &prog[pc];
+		size_t room = len - pc - 1; /* instructions after this one */
+
+		in->code = legal_codes[in->code % (sizeof(legal_codes) / sizeof(legal_codes[0]))];
+		if (pc == len - 1 && BPF_CLASS(in->code) != BPF_RET)
+			in->code = BPF_RET | (in->jt & 1 ? BPF_A : BPF_K);
+		switch (BPF_CLASS(in->code)) {
+		case BPF_LD:
+			if (BPF_MODE(in->code) == BPF_ABS)
+				in->k = (in->k % 16) * 4;
+			else if (BPF_MODE(in->code) == BPF_MEM)
+				in->k %= BPF_MEMWORDS;
+			break;
+		case BPF_LDX:
+		case BPF_ST:
+		case BPF_STX:
+			in->k %= BPF_MEMWORDS;
+			break;
+		case BPF_ALU:
+			if (BPF_SRC(in->code) == BPF_K && BPF_OP(in->code) == BPF_DIV && in->k == 0)
+				in->k = 1;
+			if (BPF_SRC(in->code) == BPF_K && (BPF_OP(in->code) == BPF_LSH || BPF_OP(in->code) == BPF_RSH))
+				in->k %= 32;
+			break;
+		case BPF_JMP:
+			if (BPF_OP(in->code) == BPF_JA) {
+				in->k %= room;
+			} else {
+				in->jt %= room;
+				in->jf %= room;
+			}
+			break;
+		case BPF_RET:
+			/* 1 in 16 keeps whatever action it has. */
+			if ((in->k >> 28) != 0xf)
+				in->k = known_actions[(in->k >> 16) & 7] | (in->k & SECCOMP_RET_DATA);
+			break;
+		}
+	}
 }
 
 /*
@@ -310,6 +388,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(f.progs[i], data + HEADER + per * i * sizeof(struct sock_filter),
 		       f.lens[i] * sizeof(struct sock_filter));
+		if (!(data[0] & 0x80))
+			legalize(f.progs[i], f.lens[i]);
 		kf.progs[i] = with_door(f.progs[i], f.lens[i]);
 		kf.lens[i] = f.lens[i] + DOOR;
 		if (seccomp_bpf_run(f.progs[i], f.lens[i], &call, &each[i], &ip) == 0)
