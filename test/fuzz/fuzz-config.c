@@ -1,7 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* samepage.conf: sp_config_parse().  What it accepts must be in range. */
+/*
+ * samepage.conf: sp_config_parse().  What it accepts must be in range, and
+ * it must be all there is: a file holding one object and then more (an
+ * operator appending `{"governor": ...}` as a second object) must not load
+ * as just the first.
+ */
+#include <json-c/json.h>
 #include "fuzz.h"
 #include "lib/config.h"
+
+/* Bytes after the first JSON value of s that are not whitespace, or NULL. */
+static const char *trailing(const char *s)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o;
+	const char *rest = NULL;
+	size_t len = strlen(s), end;
+
+	if (!tok)
+		abort();
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	if (o) {
+		for (end = json_tokener_get_parse_end(tok); end < len && !rest; end++)
+			if (!strchr(" \t\r\n", s[end]))
+				rest = s + end;
+		json_object_put(o);
+	}
+	json_tokener_free(tok);
+	return rest;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,12 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	sp_config_defaults(&cfg);
 	ret = sp_config_parse(json, "fuzz.conf", &cfg, &err);
-	free(json);
 	if (ret < 0) {
 		FUZZ_ASSERT(err && err->msg, "failed (%d) without a message", ret);
+		free(json);
 		return 0;
 	}
 	FUZZ_ASSERT(ret == 0, "ret %d", ret);
+	FUZZ_ASSERT(!trailing(json), "accepted `%.40s` after the config object", trailing(json));
+	free(json);
 	FUZZ_ASSERT(cfg.domain_policy == SP_POLICY_EXCLUSIVE || cfg.domain_policy == SP_POLICY_SHARED, "policy %d",
 		    (int)cfg.domain_policy);
 	FUZZ_ASSERT(strcmp(cfg.advisor_mode, "scan-time") == 0 || strcmp(cfg.advisor_mode, "none") == 0,
