@@ -638,7 +638,8 @@ int verb_governor(int argc, char **argv, const struct sp_global_opts *g)
 	gv.next_sample = -1;
 
 	if (!gv.foreground && !gv.once) {
-		if (daemon(0, 0) < 0) {
+		/* nochdir: a relative --state-dir keeps working */
+		if (daemon(1, 0) < 0) {
 			sp_cli_error("governor: daemon: %s", strerror(errno));
 			return 1;
 		}
