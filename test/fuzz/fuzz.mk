@@ -12,10 +12,11 @@
 # A bug found this way gets its input added to test/fuzz/corpus/<name>/,
 # which every run replays first.
 #
-# fuzz-seccomp-kernel installs the fuzzed filters in a child process: the
-# kernel's audit writes a line to the kernel log for every child that a
-# filter kills or that makes a call under SECCOMP_RET_LOG
-# (/proc/sys/kernel/seccomp/actions_logged), a few hundred per run.
+# fuzz-seccomp-kernel installs the fuzzed filters in a child process, and
+# the kernel audits every child a filter kills and every call made under
+# SECCOMP_RET_LOG (/proc/sys/kernel/seccomp/actions_logged): without auditd
+# that is "audit: type=1326" lines in the kernel log, rate-limited to about
+# two a second plus "kauditd_printk_skb: N callbacks suppressed".
 
 EXTRA_DEB_DEPS += clang-14 libclang-rt-14-dev
 CHECK_EXTRA += check-fuzz
