@@ -9,8 +9,8 @@
 #include "cleanup.h"
 #include "config.h"
 #include "fileio.h"
+#include "json.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 #define CONFIG_MAX (256 * 1024)
 
@@ -108,11 +108,11 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, sp_error_t *err)
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
-	enum json_tokener_error jerr = json_tokener_success;
+	int ret;
 
-	root = json_tokener_parse_verbose(json, &jerr);
-	if (!root)
-		return sp_error_set(err, 0, "%s: not valid JSON: %s", what, json_tokener_error_desc(jerr));
+	ret = sp_json_parse(json, strlen(json), what, &root, err);
+	if (ret < 0)
+		return ret;
 	if (!json_object_is_type(root, json_type_object))
 		return sp_error_set(err, 0, "%s: not a JSON object", what);
 
@@ -145,8 +145,7 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 						    what, s);
 			strcpy(cfg->advisor_mode, s);
 		} else if (strcmp(key, "governor") == 0) {
-			int ret = parse_governor(v, what, &cfg->governor, err);
-
+			ret = parse_governor(v, what, &cfg->governor, err);
 			if (ret < 0)
 				return ret;
 		} else {

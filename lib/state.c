@@ -9,10 +9,10 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "json.h"
 #include "state.h"
 #include "../cgroupfs/proc.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 #define STATE_MAX (16 * 1024 * 1024)
 
@@ -137,15 +137,14 @@ static void copy_bounded(char *dst, size_t size, const char *src)
 int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_error_t *err)
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
-	enum json_tokener_error jerr = json_tokener_success;
 	json_object *arr, *ksmd, *v;
 	size_t i;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	root = json_tokener_parse_verbose(json, &jerr);
-	if (!root)
-		return sp_error_set(err, 0, "%s: not valid JSON: %s", what, json_tokener_error_desc(jerr));
+	ret = sp_json_parse(json, strlen(json), what, &root, err);
+	if (ret < 0)
+		return ret;
 	if (!json_object_is_type(root, json_type_object))
 		return sp_error_set(err, 0, "%s: not a JSON object", what);
 

@@ -6,10 +6,9 @@
 #include <json-c/json.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/json.h"
 #include "oci.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 static int dup_string_field(json_object *root, const char *key, bool required, char **out, sp_error_t *err)
 {
@@ -84,7 +83,6 @@ static int parse_annotations(json_object *root, struct oci_state *st, sp_error_t
 
 int oci_state_parse(const char *buf, size_t len, bool need_pid, struct oci_state *st, sp_error_t *err)
 {
-	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
 	_cleanup_(json_object_putp) json_object *root = NULL;
 	int ret;
 
@@ -94,20 +92,9 @@ int oci_state_parse(const char *buf, size_t len, bool need_pid, struct oci_state
 	if (len == 0)
 		return sp_error_set(err, 0, "OCI state: empty input (expected the state JSON on stdin)");
 
-	tok = json_tokener_new();
-	if (!tok)
-		return sp_error_set(err, ENOMEM, "OCI state");
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success)
-		return sp_error_set(err, 0, "OCI state: not valid JSON: %s",
-				    json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_success ?
-							    json_tokener_continue : json_tokener_get_error(tok)));
-	if (json_tokener_get_parse_end(tok) < len) {
-		size_t k;
-		for (k = json_tokener_get_parse_end(tok); k < len; k++)
-			if (buf[k] != ' ' && buf[k] != '\n' && buf[k] != '\t' && buf[k] != '\r' && buf[k] != '\0')
-				return sp_error_set(err, 0, "OCI state: not valid JSON: trailing data at byte %zu", k);
-	}
+	ret = sp_json_parse(buf, len, "OCI state", &root, err);
+	if (ret < 0)
+		return ret;
 	if (!json_object_is_type(root, json_type_object))
 		return sp_error_set(err, 0, "OCI state: not a JSON object");
 

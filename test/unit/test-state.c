@@ -229,6 +229,7 @@ static void test_config(void **unused)
 
 	expect_config_error("{", "test.conf: not valid JSON");
 	expect_config_error("[]", "not a JSON object");
+	expect_config_error("{\"manage_ksmd\":false}\n{\"domain_policy\":\"shared\"}", "trailing data");
 	expect_config_error("{\"domain_policy\":\"open\"}", "`domain_policy`: invalid value `open`");
 	expect_config_error("{\"domain_policy\":1}", "`domain_policy` must be a string");
 	expect_config_error("{\"manage_ksmd\":\"yes\"}", "`manage_ksmd` must be true or false");
