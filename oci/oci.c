@@ -55,7 +55,6 @@ static int parse_pid(json_object *root, bool need_pid, pid_t *pid, sp_error_t *e
 static int parse_annotations(json_object *root, struct oci_state *st, sp_error_t *err)
 {
 	json_object *anns;
-	size_t i = 0;
 
 	if (!json_object_object_get_ex(root, "annotations", &anns) || json_object_is_type(anns, json_type_null))
 		return 0;
@@ -66,18 +65,19 @@ static int parse_annotations(json_object *root, struct oci_state *st, sp_error_t
 	if (!st->annotations)
 		return sp_error_set(err, ENOMEM, "OCI state: annotations");
 
+	/* n_annotations counts what was filled in, so oci_state_free() frees
+	 * it also when a later entry is bad. */
 	json_object_object_foreach(anns, key, val) {
+		struct oci_annotation *a = &st->annotations[st->n_annotations];
+
 		if (!json_object_is_type(val, json_type_string))
 			return sp_error_set(err, 0, "OCI state: annotation `%s` is not a string", key);
-		st->annotations[i].key = strdup(key);
-		st->annotations[i].value = strdup(json_object_get_string(val));
-		if (!st->annotations[i].key || !st->annotations[i].value) {
-			st->n_annotations = i + 1;
+		a->key = strdup(key);
+		a->value = strdup(json_object_get_string(val));
+		st->n_annotations++;
+		if (!a->key || !a->value)
 			return sp_error_set(err, ENOMEM, "OCI state: annotations");
-		}
-		i++;
 	}
-	st->n_annotations = i;
 	return 0;
 }
 
