@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,28 @@ int ksmd_set_knob(struct sp_state *st, const char *name, const char *value, sp_e
 	return 0;
 }
 
+/* Record a knob the advisor will own while samepage's advisor runs. */
+static int record_advisor_owned(struct sp_state *st, const char *name, sp_error_t *err)
+{
+	_cleanup_free_ char *cur = NULL;
+	struct sp_knob_change *k;
+	int ret;
+
+	if (find_knob(st, name))
+		return 0;
+	if (st->n_knobs >= SP_STATE_MAX_KNOBS)
+		return sp_error_set(err, ENOSPC, "too many KSM knobs recorded");
+	ret = ksm_knob_read(name, &cur, err);
+	if (ret < 0)
+		return ret;
+	k = &st->knobs[st->n_knobs++];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->saved, sizeof(k->saved), "%s", cur);
+	snprintf(k->set, sizeof(k->set), "%s", KSMD_SET_BY_ADVISOR);
+	return 0;
+}
+
 int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
 {
 	_cleanup_free_ char *run = NULL;
@@ -63,6 +86,11 @@ int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
 	/* The advisor sizes pages_to_scan to a target scan time, which is
 	 * better than a fixed rate nobody tuned. */
 	if (strcmp(cfg->advisor_mode, "none") != 0 && ksm_knob_exists("advisor_mode")) {
+		/* The advisor rewrites pages_to_scan: remember it so release
+		 * can put it back along with the advisor. */
+		ret = record_advisor_owned(st, "pages_to_scan", err);
+		if (ret < 0)
+			return sp_error_wrap(err, "ksmd");
 		ret = ksmd_set_knob(st, "advisor_mode", cfg->advisor_mode, err);
 		if (ret < 0)
 			return sp_error_wrap(err, "ksmd");
@@ -82,6 +110,7 @@ int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
 int ksmd_release(struct sp_state *st, sp_error_t *err)
 {
 	int restored = 0, first_err = 0;
+	bool advisor_put_back = false;
 	size_t i;
 
 	/* Reverse order: stop ksmd first, then put back its settings. */
@@ -91,10 +120,14 @@ int ksmd_release(struct sp_state *st, sp_error_t *err)
 		int ret;
 
 		ret = ksm_knob_read(k->name, &cur, err);
-		if (ret == 0 && strcmp(cur, k->set) == 0 && strcmp(cur, k->saved) != 0) {
+		if (ret == 0 && strcmp(cur, k->saved) != 0 &&
+		    (strcmp(cur, k->set) == 0 || (advisor_put_back && strcmp(k->set, KSMD_SET_BY_ADVISOR) == 0))) {
 			ret = ksm_knob_write(k->name, k->saved, err);
-			if (ret == 0)
+			if (ret == 0) {
 				restored++;
+				if (strcmp(k->name, "advisor_mode") == 0)
+					advisor_put_back = true;
+			}
 		}
 		if (ret < 0 && !first_err)
 			first_err = ret;

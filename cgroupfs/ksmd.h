@@ -13,6 +13,10 @@
 #include "../lib/config.h"
 #include "../lib/state.h"
 
+/* The `set` value of a knob recorded because samepage's advisor owns it
+ * (pages_to_scan): it is put back together with the advisor. */
+#define KSMD_SET_BY_ADVISOR "(advisor)"
+
 /* Returns 1 when samepage turned ksmd on now, 0 when nothing was needed
  * (already on, already managed, or not allowed). */
 int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err);

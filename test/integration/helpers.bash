@@ -135,13 +135,23 @@ ksm_restore() {
 	# Scan rate first: ksmd holds its mutex for a whole batch of
 	# pages_to_scan pages, and writes to `run` wait for that mutex (seconds
 	# on a loaded machine with a large batch).
+	# The advisor refuses pages_to_scan writes while it runs: off first,
+	# back to its saved mode last.
+	[ -f $KSM/advisor_mode ] && [ "$(ksm_knob advisor_mode)" != none ] && echo none > $KSM/advisor_mode
 	for k in pages_to_scan sleep_millisecs run; do
 		v=$(awk -v k=$k '$1 == k {print $2}' "$KSM_SAVED")
-		[ -n "$v" ] && [ "$(ksm_knob "$k")" != "$v" ] && echo "$v" > "$KSM/$k"
+		if [ -n "$v" ] && [ "$(ksm_knob "$k")" != "$v" ]; then
+			echo "$v" > "$KSM/$k" || echo "warning: cannot restore $k=$v" >&2
+		fi
 	done
 	while read -r k v; do
+		[ "$k" = advisor_mode ] && continue
 		[ "$(ksm_knob "$k")" = "$v" ] || echo "$v" > "$KSM/$k" 2>/dev/null || echo "warning: cannot restore $k=$v" >&2
 	done < "$KSM_SAVED"
+	v=$(awk '$1 == "advisor_mode" {print $2}' "$KSM_SAVED")
+	if [ -n "$v" ] && [ "$(ksm_knob advisor_mode)" != "$v" ]; then
+		echo "$v" > $KSM/advisor_mode || echo "warning: cannot restore advisor_mode=$v" >&2
+	fi
 	KSM_SAVED=""
 	if [ -n "${KSM_LOCK_FD:-}" ]; then
 		exec {KSM_LOCK_FD}>&-
