@@ -120,8 +120,10 @@ int ksmd_release(struct sp_state *st, sp_error_t *err)
 		int ret;
 
 		ret = ksm_knob_read(k->name, &cur, err);
+		/* While samepage's advisor ran, pages_to_scan was the advisor's
+		 * (or the governor's): the kernel refuses other writers then. */
 		if (ret == 0 && strcmp(cur, k->saved) != 0 &&
-		    (strcmp(cur, k->set) == 0 || (advisor_put_back && strcmp(k->set, KSMD_SET_BY_ADVISOR) == 0))) {
+		    (strcmp(cur, k->set) == 0 || (advisor_put_back && strcmp(k->name, "pages_to_scan") == 0))) {
 			ret = ksm_knob_write(k->name, k->saved, err);
 			if (ret == 0) {
 				restored++;

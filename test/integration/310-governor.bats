@@ -141,7 +141,8 @@ start_workload() {
 	[ "$(ksm_knob advisor_mode)" = "$adv_hook" ] || fail "advisor_mode is $(ksm_knob advisor_mode), want $adv_hook"
 	[ "$(ksm_knob sleep_millisecs)" = "$sleep_hook" ] || fail "sleep_millisecs is $(ksm_knob sleep_millisecs), want $sleep_hook"
 	[ "$(ksm_knob run)" = 1 ] || fail "run changed"
-	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "run"]' "$STATE_DIR/state.json"
+	# (pages_to_scan: recorded by the hook, which turned the advisor on)
+	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "pages_to_scan", "run"]' "$STATE_DIR/state.json"
 	run_ok jq -e --arg a "$adv_hook" '.ksmd.knobs[] | select(.name == "advisor_mode") | .set == $a' "$STATE_DIR/state.json"
 	grep -q "restored" "$BATS_TEST_TMPDIR/governor.log" || fail "governor log lacks: restored"
 
