@@ -6,7 +6,7 @@
 #   make check-kernel        boot + tests (part of `make check`)
 #   make bench-kernel-stat   ksm.stat vs summing /proc/<pid>/ksm_stat
 #
-# KERNEL_TIMEOUT (seconds, default 300) bounds one guest boot.
+# KERNEL_TIMEOUT (seconds, default 420) bounds one guest boot.
 
 EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 	libelf-dev libssl-dev cpio xz-utils patch busybox-static libc6-dev

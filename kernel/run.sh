@@ -9,7 +9,7 @@
 # The guest's root is the host's root, read-only over virtio-9p; it writes
 # its results into a fresh host directory shared as a second, writable 9p
 # export.  The host trusts only that directory: no `exit-status` file
-# within KERNEL_TIMEOUT seconds (default 300) is a failure.
+# within KERNEL_TIMEOUT seconds (default 420) is a failure.
 #
 # Environment: B, KERNEL_TIMEOUT, KERNEL_MEM (MiB, default 2048),
 # KERNEL_SMP (default 2), SP_QEMU_ACCEL (kvm|tcg; default: kvm only when
@@ -30,7 +30,7 @@ B=${B:-build}
 B=$(cd "$B" && pwd)
 kimg=$B/kernel/vmlinux
 [ -f "$kimg" ] || { echo "run: $kimg missing (make kernel)" >&2; exit 1; }
-timeout_s=${KERNEL_TIMEOUT:-300}
+timeout_s=${KERNEL_TIMEOUT:-420}
 
 accel=${SP_QEMU_ACCEL:-}
 if [ -z "$accel" ]; then

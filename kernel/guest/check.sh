@@ -5,7 +5,7 @@
 #   1. kselftest cgroup/test_ksm from the patched tree
 #   2. kselftest cgroup/test_core: the controller must not break cgroup core
 #   3. test-native-guest: cgroupfs/native.c against the real controller
-#   4. test/kernel/*.bats: samepage-hook + runc in the guest (native backend)
+#   4. test/kernel/*.bats: samepage-hook + runc, then + crun, in the guest
 # Writes TAP to $SP_RESULTS/tap and per-suite logs next to it; exits 1 when
 # anything failed.  Before the patch series exists (no `ksm` controller, no
 # test_ksm.c) the controller-dependent parts are reported as skipped; once
@@ -96,22 +96,27 @@ case $? in
 *) tap fail "native backend library (test/kernel/test-native-guest.c)" "see test-native-guest.log" ;;
 esac
 
-# 4. hook + runc on the native backend
+# 4. hook + runc, then crun, on the native backend
 # (tests that need the controller skip or fail inside, as above)
-if [ ! -x "$SP_B/samepage-hook" ]; then
-	tap fail "samepage-hook + runc in the guest (test/kernel/*.bats)" "$SP_B/samepage-hook not built"
-else
-	echo "== bats test/kernel"
-	SAMEPAGE_TEST_STRICT=1 timeout -k 5 180 bats --tap test/kernel >"$R/bats.tap" 2>"$R/bats.log"
-	rc=$?
-	sed 's/^/    /' "$R/bats.tap" "$R/bats.log"
-	if [ "$rc" = 0 ] && grep -q '^ok' "$R/bats.tap"; then
-		tap ok "samepage-hook + runc in the guest (test/kernel/*.bats: $(grep -c "^ok" "$R/bats.tap") ok, $(grep -ci "^ok.*# skip" "$R/bats.tap") of them skipped)"
-	else
-		tap fail "samepage-hook + runc in the guest (test/kernel/*.bats)" "exit $rc, $(grep -c '^not ok' "$R/bats.tap") failed"
+for rt in runc crun; do
+	name="samepage-hook + $rt in the guest (RUNTIME=$rt bats test/kernel)"
+	if [ ! -x "$SP_B/samepage-hook" ]; then
+		tap fail "$name" "$SP_B/samepage-hook not built"
+		continue
 	fi
-	sed 's/^/    /' "$R/bats.tap" >>"$TAP"
-fi
+	echo "== RUNTIME=$rt bats test/kernel"
+	start=$(date +%s)
+	RUNTIME=$rt timeout -k 5 180 bats --tap test/kernel >"$R/bats-$rt.tap" 2>"$R/bats-$rt.log"
+	rc=$?
+	sed 's/^/    /' "$R/bats-$rt.tap" "$R/bats-$rt.log"
+	echo "   (bats $rt: exit $rc, $(($(date +%s) - start)) s)"
+	if [ "$rc" = 0 ] && grep -q '^ok' "$R/bats-$rt.tap"; then
+		tap ok "$name: $(grep -c "^ok" "$R/bats-$rt.tap") ok, $(grep -ci "^ok.*# skip" "$R/bats-$rt.tap") of them skipped"
+	else
+		tap fail "$name" "exit $rc, $(grep -c '^not ok' "$R/bats-$rt.tap") failed"
+	fi
+	sed 's/^/    /' "$R/bats-$rt.tap" >>"$TAP"
+done
 
 echo "1..$n" >>"$TAP"
 exit $failed

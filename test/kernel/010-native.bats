@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
-# samepage-hook + runc on the native backend (the `ksm` cgroup controller of
+# samepage-hook + runc or crun (RUNTIME) on the native backend (the `ksm` cgroup controller of
 # kernel/patches/).  Runs inside the test guest (kernel/guest/check.sh):
 # cgroup v2 only, the host's root read-only, /tmp a tmpfs.
 #
 # Before the patch series exists the guest kernel has no controller: the
-# first test then checks that runc and the hook work in the guest at all
+# first test then checks that the runtime and the hook work in the guest at all
 # (stock backend), and the controller's tests skip.
 
 load helpers
@@ -17,7 +17,7 @@ teardown() {
 	ktest_teardown
 }
 
-@test "guest: runc and the hook enable an annotated container (stock before the series, native after)" {
+@test "guest: $RUNTIME and the hook enable an annotated container (stock before the series, native after)" {
 	local b pid
 	b=$(make_bundle g1 samepage.io/merge=true -- fillmem 2 3)
 	start_container g1 "$b"
@@ -45,14 +45,14 @@ teardown() {
 	[ "$(state_field c1 cgroup)" = "$cg" ]
 }
 
-@test "native: a process added with runc exec is enabled too (attach)" {
+@test "native: a process added with $RUNTIME exec is enabled too (attach)" {
 	local b pid init found=""
 	requires_controller
 	b=$(make_bundle c2 samepage.io/merge=true -- sleep 1000)
 	start_container c2 "$b"
 	init=$(container_pid c2)
-	runc --root "$RT_ROOT" exec -d c2 /bin/fillmem 1 7 </dev/null >"$BATS_TEST_TMPDIR/c2-exec.log" 2>&1 ||
-		fail "runc exec: $(cat "$BATS_TEST_TMPDIR/c2-exec.log")"
+	rt exec -d c2 /bin/fillmem 1 7 </dev/null >"$BATS_TEST_TMPDIR/c2-exec.log" 2>&1 ||
+		fail "$RUNTIME exec: $(cat "$BATS_TEST_TMPDIR/c2-exec.log")"
 	for pid in $(container_pids c2); do
 		[ "$pid" = "$init" ] || found=$pid
 	done

@@ -13,6 +13,8 @@ FILLMEM=$ROOT/build/test/fillmem
 KSM=/sys/kernel/mm/ksm
 KSM_KNOBS="run advisor_mode pages_to_scan sleep_millisecs"
 CG_PARENT=samepage-ktest
+# RUNTIME=runc (default) or crun: both work on the guest's pure cgroup v2.
+RUNTIME=${RUNTIME:-runc}
 CG_ROOT=/sys/fs/cgroup
 
 fail() {
@@ -51,6 +53,7 @@ expected_backend() {
 ktest_setup() {
 	[ "$(id -u)" -eq 0 ] || fail "needs root"
 	[ -x "$HOOK" ] || fail "$HOOK not built (run make)"
+	command -v "$RUNTIME" >/dev/null || fail "$RUNTIME not installed"
 	[ -x "$FILLMEM" ] || fail "$FILLMEM not built (make kernel-guest-bins)"
 	RT_ROOT=$BATS_TEST_TMPDIR/rt-root
 	STATE_DIR=$BATS_TEST_TMPDIR/state
@@ -64,12 +67,16 @@ ktest_setup() {
 ktest_teardown() {
 	local id
 	for id in "${CONTAINERS[@]}"; do
-		runc --root "$RT_ROOT" delete -f "$id" >/dev/null 2>&1 || true
+		rt delete -f "$id" >/dev/null 2>&1 || true
 	done
 	if [ -d "$CG_ROOT/$CG_PARENT" ]; then
 		find "$CG_ROOT/$CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	fi
 	ksm_restore
+}
+
+rt() {
+	"$RUNTIME" --root "$RT_ROOT" "$@"
 }
 
 ksm_save() {
@@ -171,11 +178,11 @@ start_container() {
 	CONTAINERS+=("$id")
 	# Not run_ok: the detached container inherits stdout, which must be
 	# the log file, not a pipe someone waits on.
-	timeout 120 runc --root "$RT_ROOT" run -d --pid-file "$BATS_TEST_TMPDIR/$id.pid" -b "$b" "$id" \
+	timeout 120 "$RUNTIME" --root "$RT_ROOT" run -d --pid-file "$BATS_TEST_TMPDIR/$id.pid" -b "$b" "$id" \
 		</dev/null >"$BATS_TEST_TMPDIR/$id.log" 2>&1 || rc=$?
-	echo "\$ runc run $id -> $rc" >&2
+	echo "\$ $RUNTIME run $id -> $rc" >&2
 	cat "$BATS_TEST_TMPDIR/$id.log" >&2
-	[ "$rc" -eq 0 ] || fail "runc run $id failed"
+	[ "$rc" -eq 0 ] || fail "$RUNTIME run $id failed"
 }
 
 container_pid() {
