@@ -66,6 +66,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" \
 	-kernel "$kimg" -append "$cmdline" \
 	-virtfs "local,id=hostroot,path=/,mount_tag=/dev/root,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,id=results,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
+	-virtfs "local,id=top,path=$top,mount_tag=top,security_model=none,readonly=on,multidevs=remap" \
 	</dev/null 2>&1 | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
