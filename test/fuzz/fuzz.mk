@@ -61,7 +61,7 @@ define fuzz_loop
 		dict=; [ ! -f test/fuzz/$$n.dict ] || dict=-dict=test/fuzz/$$n.dict; \
 		echo "== fuzz-$$n for $(1) s"; \
 		UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-		$(B)/fuzz/fuzz-$$n -max_total_time=$(1) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
+		timeout -k 10 $$(( $(1) * 3 + 60 )) $(B)/fuzz/fuzz-$$n -max_total_time=$(1) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix=$(B)/fuzz/artifacts/$$n- $$dict \
 			$(B)/fuzz/corpus-$$n || failed="$$failed $$n"; \
 	done; \
