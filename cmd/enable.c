@@ -304,21 +304,18 @@ static int run(const struct enable_opts *o, const struct sp_global_opts *g, stru
 		return ret;
 	/* Held throughout, so the policy decision and the record agree with
 	 * what the hook sees; a pass over a thousand processes takes ~0.1 s. */
-	lock = sp_state_lock(state_dir, err);
+	lock = sp_state_open(state_dir, &st, err);
 	if (lock < 0)
 		return lock;
-	ret = sp_state_load(state_dir, &st, err);
-	if (ret < 0)
-		return ret;
 	sp_state_prune(&st, NULL);
 
 	if (o->on) {
 		struct sp_verdict v = sp_policy_decide(&st, cfg.domain_policy, o->domain, o->id);
 
-		if (!v.allow)
-			return sp_error_set(err, EPERM,
-					    "%s: domain `%s` refused: domain `%s` owns KSM on this node (%zu container%s, domain_policy exclusive)",
-					    o->id, o->domain, v.owner, v.owner_count, v.owner_count == 1 ? "" : "s");
+		if (!v.allow) {
+			sp_verdict_error(&v, o->domain, err);
+			return sp_error_wrap(err, "%s", o->id);
+		}
 		ret = representative(o, &rep, err);
 		if (ret < 0)
 			return ret;

@@ -210,15 +210,10 @@ static int apply_knobs(struct governor *gv, const struct gov_knobs *k, bool taki
 	const char *which = NULL;
 	int ret;
 
-	lock = sp_state_lock(gv->state_dir, &err);
+	lock = sp_state_open(gv->state_dir, &st, &err);
 	if (lock < 0) {
 		gov_log(LOG_ERR, "%s", sp_error_msg(err));
 		return lock;
-	}
-	ret = sp_state_load(gv->state_dir, &st, &err);
-	if (ret < 0) {
-		gov_log(LOG_ERR, "%s", sp_error_msg(err));
-		return ret;
 	}
 	if (!state_managed(gv, &st)) {
 		ksmd_gov_forget(&gv->undo);
@@ -465,8 +460,8 @@ static void shutdown_restore(struct governor *gv)
 	apply_nice(gv);
 	if (gv->undo.n == 0)
 		return;
-	lock = sp_state_lock(gv->state_dir, &err);
-	if (lock < 0 || sp_state_load(gv->state_dir, &st, &err) < 0) {
+	lock = sp_state_open(gv->state_dir, &st, &err);
+	if (lock < 0) {
 		gov_log(LOG_ERR, "restore ksmd: %s", sp_error_msg(err));
 		return;
 	}

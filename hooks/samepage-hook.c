@@ -171,12 +171,9 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *oci, c
 	ret = sp_config_load(o->config, &cfg, err);
 	if (ret < 0)
 		return ret;
-	lock = sp_state_lock(o->state_dir, err);
+	lock = sp_state_open(o->state_dir, &st, err);
 	if (lock < 0)
 		return lock;
-	ret = sp_state_load(o->state_dir, &st, err);
-	if (ret < 0)
-		return ret;
 	sp_state_prune(&st, NULL);
 
 	/* Runtimes that run both createRuntime and prestart call us twice. */
@@ -186,9 +183,7 @@ static int hook_create(const struct hook_opts *o, const struct oci_state *oci, c
 
 	v = sp_policy_decide(&st, cfg.domain_policy, req->domain, oci->id);
 	if (!v.allow) {
-		ret = sp_error_set(err, 0,
-				   "domain `%s` refused: domain `%s` owns KSM on this node (%zu container%s, domain_policy exclusive)",
-				   req->domain, v.owner, v.owner_count, v.owner_count == 1 ? "" : "s");
+		ret = sp_verdict_error(&v, req->domain, err);
 		record_refusal(&st, oci, req, 0, sp_error_msg(*err));
 		sp_state_save(o->state_dir, &st, NULL);
 		return ret;
@@ -228,12 +223,9 @@ static int hook_poststop(const struct hook_opts *o, const struct oci_state *oci,
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
 	int ret;
 
-	lock = sp_state_lock(o->state_dir, err);
+	lock = sp_state_open(o->state_dir, &st, err);
 	if (lock < 0)
 		return lock;
-	ret = sp_state_load(o->state_dir, &st, err);
-	if (ret < 0)
-		return ret;
 	sp_state_remove(&st, oci->id);
 	sp_state_prune(&st, NULL);
 	if (sp_state_enabled_count(&st) == 0 && st.ksmd_managed) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <string.h>
 
 #include "policy.h"
@@ -31,4 +32,11 @@ struct sp_verdict sp_policy_decide(const struct sp_state *st, enum sp_domain_pol
 		v.owner_count++;
 	}
 	return v;
+}
+
+int sp_verdict_error(const struct sp_verdict *v, const char *domain, sp_error_t *err)
+{
+	sp_error_set(err, 0, "domain `%s` refused: domain `%s` owns KSM on this node (%zu container%s, domain_policy exclusive)",
+		     domain, v->owner, v->owner_count, v->owner_count == 1 ? "" : "s");
+	return -EPERM;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "config.h"
+#include "error.h"
 #include "state.h"
 
 struct sp_verdict {
@@ -24,6 +25,10 @@ struct sp_verdict {
 /* May container id of domain have KSM, given the enabled containers in st? */
 struct sp_verdict sp_policy_decide(const struct sp_state *st, enum sp_domain_policy policy, const char *domain,
 				   const char *id);
+
+/* The error for a refused verdict: "domain `b` refused: domain `a` owns KSM
+ * on this node (2 containers, domain_policy exclusive)".  Returns -EPERM. */
+int sp_verdict_error(const struct sp_verdict *v, const char *domain, sp_error_t *err);
 
 /* The domain owning KSM on the node under exclusive policy, or NULL. */
 const char *sp_policy_owner(const struct sp_state *st);

@@ -37,6 +37,20 @@ int sp_state_lock(const char *dir, sp_error_t *err)
 	return TAKE_FD(fd);
 }
 
+int sp_state_open(const char *dir, struct sp_state *st, sp_error_t *err)
+{
+	_cleanup_close_ int lock = -EBADF;
+	int ret;
+
+	lock = sp_state_lock(dir, err);
+	if (lock < 0)
+		return lock;
+	ret = sp_state_load(dir, st, err);
+	if (ret < 0)
+		return ret;
+	return TAKE_FD(lock);
+}
+
 static void container_free(struct sp_container *c)
 {
 	free(c->id);

@@ -60,6 +60,10 @@ struct sp_state {
  * (close it to unlock). */
 int sp_state_lock(const char *dir, sp_error_t *err);
 
+/* Lock, then load: the start of every load-modify-save.  Returns the lock
+ * fd (close it after saving); on failure nothing is held. */
+int sp_state_open(const char *dir, struct sp_state *st, sp_error_t *err);
+
 /* Load <dir>/state.json; a missing file is an empty state. */
 int sp_state_load(const char *dir, struct sp_state *st, sp_error_t *err);
 
