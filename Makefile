@@ -27,7 +27,7 @@ CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SP_LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRCS := $(wildcard lib/*.c oci/*.c cgroupfs/*.c) cgroupfs/arch/$(ARCH).c
+LIB_SRCS := $(wildcard base/*.c oci/*.c host/*.c cgroupfs/*.c node/*.c) host/arch/$(ARCH).c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CMD_SRCS := $(wildcard cmd/*.c)
 CMD_OBJS := $(CMD_SRCS:%.c=$(B)/obj/%.o)
@@ -35,13 +35,13 @@ HOOK_SRCS := $(wildcard hooks/*.c)
 HOOK_OBJS := $(HOOK_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard test/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
-HDRS := $(wildcard lib/*.h oci/*.h cgroupfs/*.h cgroupfs/arch/*.h cmd/*.h hooks/*.h)
+HDRS := $(wildcard base/*.h oci/*.h host/*.h host/arch/*.h cgroupfs/*.h node/*.h cmd/*.h hooks/*.h)
 
 # Area fragments (kernel/, packaging/, bench/) add targets, CHECK_EXTRA
 # (run by check), INSTALL_EXTRA (run by install) and EXTRA_DEB_DEPS.
 .DEFAULT_GOAL := all
 
-.PHONY: all check check-unit check-integration check-cross deps deps-check demo install clean sanitize
+.PHONY: all check check-layers check-unit check-integration check-cross deps deps-check demo install clean sanitize
 all: $(B)/samepage-hook $(B)/samepage
 
 $(B)/obj/%.o: %.c $(HDRS)
@@ -90,7 +90,11 @@ deps-check:
 
 check: deps-check
 	$(MAKE) --no-print-directory all $(UNIT_BINS)
-	$(MAKE) --no-print-directory check-unit check-cross check-integration $(CHECK_EXTRA)
+	$(MAKE) --no-print-directory check-layers check-unit check-cross check-integration $(CHECK_EXTRA)
+
+# The dependency rule of CONTRIBUTING.md: no upward include, one spelling.
+check-layers:
+	test/check-layers.sh
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -98,8 +102,8 @@ check-unit: $(UNIT_BINS)
 # aarch64 must at least compile: the arch-specific injection and its caller.
 check-cross:
 	@mkdir -p $(B)/cross
-	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/arch.o cgroupfs/arch/aarch64.c
-	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/inject.o cgroupfs/inject.c
+	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/arch.o host/arch/aarch64.c
+	aarch64-linux-gnu-gcc $(SP_CFLAGS) -O2 -c -o $(B)/cross/inject.o host/inject.c
 
 # The whole suite under runc; the hook's own tests (0*.bats) again under crun.
 check-integration: all

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../lib/cleanup.h"
-#include "../lib/fileio.h"
-#include "cgroup.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
+#include "cgroupfs/cgroup.h"
 
 /* cgroup.procs of a busy cgroup: ~8 bytes a pid; 4 MiB is half a million. */
 #define PROCS_MAX (4u << 20)

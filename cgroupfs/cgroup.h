@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "../lib/error.h"
+#include "base/error.h"
 
 /* A growable, sorted-on-demand list of pids. */
 struct pid_list {

@@ -13,9 +13,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "../lib/cleanup.h"
-#include "../lib/fileio.h"
-#include "native.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
+#include "cgroupfs/native.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

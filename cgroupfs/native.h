@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../lib/error.h"
+#include "base/error.h"
 
 /* The sums in a cgroup's ksm.stat, each mm counted once. */
 struct ksm_cg_stat {

@@ -24,14 +24,14 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/state.h"
-#include "cgroupfs/kbugs.h"
-#include "cgroupfs/ksm.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/state.h"
+#include "node/kbugs.h"
+#include "host/ksm.h"
 #include "cgroupfs/native.h"
-#include "verbs.h"
+#include "cmd/verbs.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

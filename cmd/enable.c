@@ -28,20 +28,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/policy.h"
-#include "lib/state.h"
-#include "cgroupfs/backend.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/policy.h"
+#include "node/state.h"
+#include "node/backend.h"
 #include "cgroupfs/cgroup.h"
-#include "cgroupfs/inject.h"
-#include "cgroupfs/ksmd.h"
+#include "host/inject.h"
+#include "node/ksmd.h"
 #include "cgroupfs/native.h"
-#include "cgroupfs/proc.h"
-#include "cgroupfs/seccomp.h"
-#include "cgroupfs/stat.h"
-#include "verbs.h"
+#include "host/proc.h"
+#include "host/seccomp.h"
+#include "node/stat.h"
+#include "cmd/verbs.h"
 
 /* A workload that keeps spawning faster than we inject never ends; stop. */
 #define PASSES_MAX 20

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroupfs/ksm.h"
-#include "verbs.h"
+#include "host/ksm.h"
+#include "cmd/verbs.h"
 
 static void exec_usage(FILE *f)
 {

@@ -2,7 +2,7 @@
 /*
  * samepage governor: a small daemon that runs ksmd fast when a KSM-enabled
  * container starts and slow once its duplicates are merged, within a CPU
- * budget.  The decisions are lib/governor.c's; this file watches the node
+ * budget.  The decisions are node/governor.c's; this file watches the node
  * state (inotify on the state dir: the hook saves state.json by rename),
  * samples ksmd, and applies the knobs under the state lock.
  *
@@ -27,14 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/governor.h"
-#include "lib/state.h"
-#include "cgroupfs/ksm.h"
-#include "cgroupfs/ksmd-gov.h"
-#include "verbs.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/governor.h"
+#include "node/state.h"
+#include "host/ksm.h"
+#include "node/ksmd-gov.h"
+#include "cmd/verbs.h"
 
 struct seen {
 	char *id;

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/state.h"
-#include "cgroupfs/stat.h"
-#include "verbs.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/state.h"
+#include "node/stat.h"
+#include "cmd/verbs.h"
 
 static void metrics_usage(FILE *f)
 {

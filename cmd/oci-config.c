@@ -20,10 +20,10 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/fileio.h"
-#include "verbs.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/fileio.h"
+#include "cmd/verbs.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 

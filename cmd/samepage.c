@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "verbs.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "cmd/verbs.h"
 
 static const struct sp_verb verbs[] = {
 	{ "exec", verb_exec, "run a command with KSM on for it and its children" },

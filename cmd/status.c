@@ -2,7 +2,7 @@
 /*
  * samepage status [--json] [--domain D] [CONTAINER...]: what KSM does on this
  * node, per container and per security domain.  The figures come from
- * cgroupfs/stat.h; this file only prints them.  The JSON layout is
+ * node/stat.h; this file only prints them.  The JSON layout is
  * documented in docs/status-metrics.md and is stable: fields may be added,
  * never renamed or removed, within "version": 1.
  */
@@ -14,11 +14,11 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/state.h"
-#include "cgroupfs/stat.h"
-#include "verbs.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "node/state.h"
+#include "node/stat.h"
+#include "cmd/verbs.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 

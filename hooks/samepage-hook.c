@@ -18,15 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/policy.h"
-#include "lib/state.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/policy.h"
+#include "node/state.h"
 #include "oci/oci.h"
-#include "cgroupfs/backend.h"
-#include "cgroupfs/ksmd.h"
-#include "cgroupfs/proc.h"
+#include "node/backend.h"
+#include "node/ksmd.h"
+#include "host/proc.h"
 
 enum hook_stage {
 	STAGE_CREATE,   /* createRuntime or prestart */

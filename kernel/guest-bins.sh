@@ -58,13 +58,13 @@ selftest() {
 selftest test_ksm
 selftest test_core
 
-native_srcs=(test/kernel/test-native-guest.c cgroupfs/native.c lib/fileio.c lib/error.c)
-if stale "$GB/test-native-guest" "${native_srcs[@]}" cgroupfs/native.h lib/fileio.h lib/error.h; then
+native_srcs=(test/kernel/test-native-guest.c cgroupfs/native.c base/fileio.c base/error.c)
+if stale "$GB/test-native-guest" "${native_srcs[@]}" cgroupfs/native.h base/fileio.h base/error.h; then
 	say "building test-native-guest"
 	gcc "${CFLAGS_SP[@]}" -o "$GB/test-native-guest" "${native_srcs[@]}" -lcmocka
 fi
 
-bench_srcs=(bench/kernel-stat.d/kernel-stat.c cgroupfs/native.c lib/fileio.c lib/error.c)
+bench_srcs=(bench/kernel-stat.d/kernel-stat.c cgroupfs/native.c base/fileio.c base/error.c)
 if [ -f "${bench_srcs[0]}" ] && stale "$GB/kernel-stat" "${bench_srcs[@]}" cgroupfs/native.h; then
 	say "building kernel-stat"
 	gcc "${CFLAGS_SP[@]}" -o "$GB/kernel-stat" "${bench_srcs[@]}"

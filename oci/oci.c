@@ -5,9 +5,9 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "../lib/cleanup.h"
-#include "../lib/json.h"
-#include "oci.h"
+#include "base/cleanup.h"
+#include "base/json.h"
+#include "oci/oci.h"
 
 
 static int dup_string_field(json_object *root, const char *key, bool required, char **out, sp_error_t *err)

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "../lib/error.h"
+#include "base/error.h"
 
 /* The hook refuses a state larger than this. */
 #define OCI_STATE_MAX (1024 * 1024)

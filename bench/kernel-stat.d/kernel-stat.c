@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/cleanup.h"
-#include "lib/fileio.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
 #include "cgroupfs/native.h"
 
 #define CG "/sys/fs/cgroup/sp-bench-kernel-stat"

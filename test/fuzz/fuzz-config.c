@@ -6,8 +6,8 @@
  * as just the first.
  */
 #include <json-c/json.h>
-#include "fuzz.h"
-#include "lib/config.h"
+#include "test/fuzz/fuzz.h"
+#include "node/config.h"
 
 /* Bytes after the first JSON value of s that are not whitespace, or NULL. */
 static const char *trailing(const char *s)

@@ -4,7 +4,7 @@
  * it: oci_state_parse() and oci_request_from_state().
  */
 #include <stdbool.h>
-#include "fuzz.h"
+#include "test/fuzz/fuzz.h"
 #include "oci/oci.h"
 
 static void check_request(const struct oci_state *st)

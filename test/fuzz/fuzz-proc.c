@@ -12,10 +12,10 @@
  */
 #include <inttypes.h>
 #include <stdbool.h>
-#include "fuzz.h"
-#include "cgroupfs/ksm.h"
+#include "test/fuzz/fuzz.h"
+#include "host/ksm.h"
 #include "cgroupfs/native.h"
-#include "cgroupfs/proc.h"
+#include "host/proc.h"
 
 struct reader {
 	const uint8_t *p;

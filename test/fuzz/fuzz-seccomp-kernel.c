@@ -25,9 +25,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/seccomp.h>
-#include "fuzz.h"
-#include "cgroupfs/ksm.h"
-#include "cgroupfs/seccomp.h"
+#include "test/fuzz/fuzz.h"
+#include "host/ksm.h"
+#include "host/seccomp.h"
 
 #ifndef SECCOMP_RET_KILL_PROCESS
 #define SECCOMP_RET_KILL_PROCESS 0x80000000U

@@ -11,8 +11,8 @@
  */
 #include <stdbool.h>
 #include <linux/seccomp.h>
-#include "fuzz.h"
-#include "cgroupfs/seccomp.h"
+#include "test/fuzz/fuzz.h"
+#include "host/seccomp.h"
 
 #ifndef SECCOMP_RET_KILL_PROCESS
 #define SECCOMP_RET_KILL_PROCESS 0x80000000U

@@ -4,8 +4,8 @@
  * whatever was parsed survives a save and a reload unchanged, i.e.
  * to_json(parse(to_json(parse(x)))) == to_json(parse(x)).
  */
-#include "fuzz.h"
-#include "lib/state.h"
+#include "test/fuzz/fuzz.h"
+#include "node/state.h"
 
 static void check_state(const struct sp_state *st)
 {

@@ -55,13 +55,13 @@ setup() {
 @test "manifests: samepage.conf has every key the parser knows, and the parser accepts it" {
 	local keys known
 	keys=$(jq -r 'paths(type | . != "object" and . != "array") | map(tostring) | join(".")' "$PKG/samepage.conf" | sort)
-	# The keys lib/config.c accepts: top level, and governor.<key>.
+	# The keys node/config.c accepts: top level, and governor.<key>.
 	known=$(awk '/^static int parse_governor/ {g = 1} /^int sp_config_parse/ {g = 0}
 		match($0, /strcmp\(key, "[a-z_]+"\)/) {
 			k = substr($0, RSTART + 13, RLENGTH - 15)
 			if (k != "governor") print (g ? "governor." k : k)
-		}' "$ROOT/lib/config.c" | sort)
-	[ -n "$known" ] || fail "could not read the keys from lib/config.c"
+		}' "$ROOT/node/config.c" | sort)
+	[ -n "$known" ] || fail "could not read the keys from node/config.c"
 	[ "$keys" = "$known" ] || fail "shipped keys differ from the parser's: $(diff <(echo "$keys") <(echo "$known"))"
 	run_ok "$SAMEPAGE" --config "$PKG/samepage.conf" doctor --json
 	echo "$output" | jq -e '.checks[] | select(.name == "config") | .status == "ok"' ||

@@ -28,8 +28,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/cleanup.h"
-#include "lib/fileio.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
 #include "cgroupfs/native.h"
 
 #define BASE "/sys/fs/cgroup/sp-native-test"

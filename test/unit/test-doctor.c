@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cgroupfs/kbugs.h"
+#include "node/kbugs.h"
 
 static void test_parse(void **state)
 {

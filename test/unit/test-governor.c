@@ -15,14 +15,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/governor.h"
-#include "lib/state.h"
-#include "cgroupfs/ksm.h"
-#include "cgroupfs/ksmd.h"
-#include "cgroupfs/ksmd-gov.h"
+#include "base/cleanup.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/governor.h"
+#include "node/state.h"
+#include "host/ksm.h"
+#include "node/ksmd.h"
+#include "node/ksmd-gov.h"
 
 static void default_params(struct gov_params *p)
 {

@@ -29,9 +29,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cgroupfs/inject.h"
-#include "lib/error.h"
-#include "lib/fileio.h"
+#include "host/inject.h"
+#include "base/error.h"
+#include "base/fileio.h"
 
 #ifndef PR_GET_MEMORY_MERGE
 #define PR_GET_MEMORY_MERGE 68

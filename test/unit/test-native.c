@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/cleanup.h"
-#include "lib/fileio.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
 #include "cgroupfs/native.h"
 
 static char root[] = "/tmp/sp-test-native.XXXXXX";

@@ -22,8 +22,8 @@
 #include <linux/seccomp.h>
 #include <cmocka.h>
 
-#include "lib/cleanup.h"
-#include "cgroupfs/seccomp.h"
+#include "base/cleanup.h"
+#include "host/seccomp.h"
 
 #define ARCH_OFF offsetof(struct seccomp_data, arch)
 #define NR_OFF offsetof(struct seccomp_data, nr)

@@ -21,10 +21,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/cleanup.h"
-#include "lib/state.h"
+#include "base/cleanup.h"
+#include "node/state.h"
 #include "cgroupfs/cgroup.h"
-#include "cgroupfs/stat.h"
+#include "node/stat.h"
 
 static char tmp[] = "/tmp/sp-test-stat.XXXXXX";
 

@@ -14,12 +14,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lib/config.h"
-#include "lib/fileio.h"
-#include "lib/policy.h"
-#include "lib/state.h"
-#include "cgroupfs/ksm.h"
-#include "cgroupfs/ksmd.h"
+#include "node/config.h"
+#include "base/fileio.h"
+#include "node/policy.h"
+#include "node/state.h"
+#include "host/ksm.h"
+#include "node/ksmd.h"
 
 static char tmpdir[] = "/tmp/samepage-test-state.XXXXXX";
 

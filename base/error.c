@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+static int error_status(int errnum)
+{
+	return errnum > 0 ? -errnum : -EINVAL;
+}
+
+int sp_error_set(sp_error_t *err, int errnum, const char *fmt, ...)
+{
+	char *base = NULL, *msg = NULL;
+	va_list ap;
+
+	if (!err)
+		return error_status(errnum);
+
+	va_start(ap, fmt);
+	if (vasprintf(&base, fmt, ap) < 0)
+		base = NULL;
+	va_end(ap);
+
+	if (base && errnum > 0) {
+		if (asprintf(&msg, "%s: %s", base, strerror(errnum)) < 0)
+			msg = NULL;
+		free(base);
+	} else {
+		msg = base;
+	}
+
+	sp_error_free(err);
+	*err = calloc(1, sizeof(**err));
+	if (*err) {
+		(*err)->status = errnum > 0 ? errnum : 0;
+		(*err)->msg = msg;
+	} else {
+		free(msg);
+	}
+	return error_status(errnum);
+}
+
+int sp_error_wrap(sp_error_t *err, const char *fmt, ...)
+{
+	char *ctx = NULL, *msg = NULL;
+	va_list ap;
+
+	if (!err || !*err)
+		return -EINVAL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&ctx, fmt, ap) < 0)
+		ctx = NULL;
+	va_end(ap);
+
+	if (ctx && asprintf(&msg, "%s: %s", ctx, (*err)->msg ? (*err)->msg : "unknown error") >= 0) {
+		free((*err)->msg);
+		(*err)->msg = msg;
+	}
+	free(ctx);
+	return error_status((*err)->status);
+}
+
+void sp_error_free(sp_error_t *err)
+{
+	if (!err || !*err)
+		return;
+	free((*err)->msg);
+	free(*err);
+	*err = NULL;
+}
+
+const char *sp_error_msg(sp_error_t err)
+{
+	return err && err->msg ? err->msg : "unknown error";
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * samepage.conf: a JSON object.  A missing file means defaults; an unknown
+ * key or a bad value is an error naming the key and the file.
+ *
+ *   {
+ *     "domain_policy": "exclusive",   // or "shared"
+ *     "manage_ksmd": true,            // may samepage turn ksmd on?
+ *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
+ *     "governor": { ... }             // see samepage.conf(5)
+ *   }
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stdbool.h>
+#include "base/error.h"
+
+#define SP_DEFAULT_CONFIG "/etc/samepage/samepage.conf"
+#define SP_DEFAULT_STATE_DIR "/run/samepage"
+
+enum sp_domain_policy {
+	SP_POLICY_EXCLUSIVE,
+	SP_POLICY_SHARED,
+};
+
+struct sp_governor_config {
+	double cpu_budget;          /* share of one core ksmd may use, 0-1 (default 0.25) */
+	unsigned int window_secs;   /* averaging window for the budget */
+	unsigned int boost_pages;   /* pages_to_scan while boosting */
+	unsigned int boost_sleep_ms;
+	unsigned int idle_pages;    /* pages_to_scan once converged */
+	unsigned int idle_sleep_ms;
+	bool manage;                /* govern ksmd even when samepage did not turn it on */
+	int boost_nice;             /* ksmd's nice value while boosting (kernel default 5) */
+};
+
+struct sp_config {
+	enum sp_domain_policy domain_policy;
+	bool manage_ksmd;
+	char advisor_mode[16];
+	struct sp_governor_config governor;
+};
+
+void sp_config_defaults(struct sp_config *cfg);
+
+/* Load path into cfg (defaults first).  A missing file is not an error. */
+int sp_config_load(const char *path, struct sp_config *cfg, sp_error_t *err);
+
+/* Parse a config from a NUL-terminated JSON string; `what` names it in errors. */
+int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, sp_error_t *err);
+
+const char *sp_domain_policy_name(enum sp_domain_policy p);
+
+/* Config path and state dir: option value, else the environment
+ * (SAMEPAGE_CONFIG, SAMEPAGE_STATE_DIR), else the default. */
+const char *sp_config_path(const char *option);
+const char *sp_state_dir(const char *option);
+
+#endif

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <json-c/json.h>
+
+#include "base/cleanup.h"
+#include "base/fileio.h"
+#include "base/json.h"
+#include "node/state.h"
+#include "host/proc.h"
+
+
+#define STATE_MAX (16 * 1024 * 1024)
+
+int sp_state_lock(const char *dir, sp_error_t *err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int ret;
+
+	ret = mkdir_p(dir, 0755, err);
+	if (ret < 0)
+		return sp_error_wrap(err, "state dir");
+	if (asprintf(&path, "%s/" SP_STATE_LOCK, dir) < 0)
+		return sp_error_set(err, ENOMEM, "state lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sp_error_set(err, errno, "open `%s`", path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR)
+			return sp_error_set(err, errno, "lock `%s`", path);
+	}
+	return TAKE_FD(fd);
+}
+
+int sp_state_open(const char *dir, struct sp_state *st, sp_error_t *err)
+{
+	_cleanup_close_ int lock = -EBADF;
+	int ret;
+
+	lock = sp_state_lock(dir, err);
+	if (lock < 0)
+		return lock;
+	ret = sp_state_load(dir, st, err);
+	if (ret < 0)
+		return ret;
+	return TAKE_FD(lock);
+}
+
+static void container_free(struct sp_container *c)
+{
+	free(c->id);
+	free(c->domain);
+	free(c->backend);
+	free(c->cgroup);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
+}
+
+void sp_state_free(struct sp_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++)
+		container_free(&st->containers[i]);
+	free(st->containers);
+	memset(st, 0, sizeof(*st));
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int copy_container(struct sp_container *dst, const struct sp_container *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->id = strdup(src->id);
+	dst->domain = strdup(src->domain ? src->domain : "default");
+	dst->backend = dup_or_null(src->backend);
+	dst->cgroup = dup_or_null(src->cgroup);
+	dst->reason = dup_or_null(src->reason);
+	dst->pid = src->pid;
+	dst->start_time = src->start_time;
+	dst->enabled = src->enabled;
+	dst->since = src->since;
+	if (!dst->id || !dst->domain || (src->backend && !dst->backend) || (src->cgroup && !dst->cgroup) ||
+	    (src->reason && !dst->reason)) {
+		container_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *err)
+{
+	struct sp_container *n;
+
+	sp_state_remove(st, c->id);
+	n = realloc(st->containers, (st->n_containers + 1) * sizeof(*n));
+	if (!n)
+		return sp_error_set(err, ENOMEM, "state: add container `%s`", c->id);
+	st->containers = n;
+	if (copy_container(&n[st->n_containers], c) < 0)
+		return sp_error_set(err, ENOMEM, "state: add container `%s`", c->id);
+	st->n_containers++;
+	return 0;
+}
+
+static int parse_container(json_object *o, struct sp_container *c, const char *what, sp_error_t *err)
+{
+	json_object *v;
+	const char *id = get_str(o, "id");
+
+	memset(c, 0, sizeof(*c));
+	if (!json_object_is_type(o, json_type_object) || !id)
+		return sp_error_set(err, 0, "%s: container entry without `id`", what);
+	c->id = (char *)id;
+	c->domain = (char *)get_str(o, "domain");
+	c->backend = (char *)get_str(o, "backend");
+	c->cgroup = (char *)get_str(o, "cgroup");
+	c->reason = (char *)get_str(o, "reason");
+	if (json_object_object_get_ex(o, "pid", &v))
+		c->pid = (pid_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "start_time", &v))
+		c->start_time = (unsigned long long)json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "since", &v))
+		c->since = json_object_get_int64(v);
+	c->enabled = json_object_object_get_ex(o, "enabled", &v) && json_object_get_boolean(v);
+	return 0;
+}
+
+static void copy_bounded(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_error_t *err)
+{
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	json_object *arr, *ksmd, *v;
+	size_t i;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = sp_json_parse(json, strlen(json), what, &root, err);
+	if (ret < 0)
+		return ret;
+	if (!json_object_is_type(root, json_type_object))
+		return sp_error_set(err, 0, "%s: not a JSON object", what);
+
+	if (json_object_object_get_ex(root, "containers", &arr) && json_object_is_type(arr, json_type_array)) {
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			struct sp_container c;
+
+			ret = parse_container(json_object_array_get_idx(arr, i), &c, what, err);
+			if (ret == 0)
+				ret = sp_state_add(st, &c, err);
+			if (ret < 0) {
+				sp_state_free(st);
+				return ret;
+			}
+		}
+	}
+	if (json_object_object_get_ex(root, "ksmd", &ksmd) && json_object_is_type(ksmd, json_type_object)) {
+		st->ksmd_managed = json_object_object_get_ex(ksmd, "managed", &v) && json_object_get_boolean(v);
+		if (json_object_object_get_ex(ksmd, "knobs", &arr) && json_object_is_type(arr, json_type_array)) {
+			for (i = 0; i < json_object_array_length(arr) && st->n_knobs < SP_STATE_MAX_KNOBS; i++) {
+				json_object *k = json_object_array_get_idx(arr, i);
+				struct sp_knob_change *kc = &st->knobs[st->n_knobs];
+
+				if (!get_str(k, "name"))
+					continue;
+				copy_bounded(kc->name, sizeof(kc->name), get_str(k, "name"));
+				copy_bounded(kc->saved, sizeof(kc->saved), get_str(k, "saved"));
+				copy_bounded(kc->set, sizeof(kc->set), get_str(k, "set"));
+				st->n_knobs++;
+			}
+		}
+	}
+	return 0;
+}
+
+int sp_state_load(const char *dir, struct sp_state *st, sp_error_t *err)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (asprintf(&path, "%s/" SP_STATE_FILE, dir) < 0)
+		return sp_error_set(err, ENOMEM, "state");
+	ret = read_file_bounded(AT_FDCWD, path, STATE_MAX, &buf, NULL, err);
+	if (ret == -ENOENT) {
+		sp_error_free(err);
+		return 0;
+	}
+	if (ret < 0)
+		return sp_error_wrap(err, "load state");
+	return sp_state_parse(buf, path, st, err);
+}
+
+static void add_str(json_object *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_object_add(o, key, json_object_new_string(v));
+}
+
+char *sp_state_to_json(const struct sp_state *st)
+{
+	_cleanup_(json_object_putp) json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	json_object *ksmd = json_object_new_object();
+	json_object *knobs = json_object_new_array();
+	size_t i;
+
+	json_object_object_add(root, "version", json_object_new_int(1));
+	for (i = 0; i < st->n_containers; i++) {
+		const struct sp_container *c = &st->containers[i];
+		json_object *o = json_object_new_object();
+
+		add_str(o, "id", c->id);
+		add_str(o, "domain", c->domain);
+		json_object_object_add(o, "pid", json_object_new_int64(c->pid));
+		json_object_object_add(o, "start_time", json_object_new_uint64(c->start_time));
+		json_object_object_add(o, "enabled", json_object_new_boolean(c->enabled));
+		add_str(o, "backend", c->backend);
+		add_str(o, "cgroup", c->cgroup);
+		add_str(o, "reason", c->reason);
+		json_object_object_add(o, "since", json_object_new_int64(c->since));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "containers", arr);
+	json_object_object_add(ksmd, "managed", json_object_new_boolean(st->ksmd_managed));
+	for (i = 0; i < st->n_knobs; i++) {
+		json_object *k = json_object_new_object();
+
+		add_str(k, "name", st->knobs[i].name);
+		add_str(k, "saved", st->knobs[i].saved);
+		add_str(k, "set", st->knobs[i].set);
+		json_object_array_add(knobs, k);
+	}
+	json_object_object_add(ksmd, "knobs", knobs);
+	json_object_object_add(root, "ksmd", ksmd);
+	return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int sp_state_save(const char *dir, const struct sp_state *st, sp_error_t *err)
+{
+	_cleanup_free_ char *path = NULL, *json = sp_state_to_json(st);
+	int ret;
+
+	if (!json || asprintf(&path, "%s/" SP_STATE_FILE, dir) < 0)
+		return sp_error_set(err, ENOMEM, "save state");
+	ret = write_file_atomic(path, json, strlen(json), 0644, err);
+	if (ret < 0)
+		return sp_error_wrap(err, "save state");
+	return 0;
+}
+
+struct sp_container *sp_state_find(struct sp_state *st, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++)
+		if (strcmp(st->containers[i].id, id) == 0)
+			return &st->containers[i];
+	return NULL;
+}
+
+static void remove_at(struct sp_state *st, size_t i)
+{
+	container_free(&st->containers[i]);
+	memmove(&st->containers[i], &st->containers[i + 1], (st->n_containers - i - 1) * sizeof(*st->containers));
+	st->n_containers--;
+}
+
+bool sp_state_remove(struct sp_state *st, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++) {
+		if (strcmp(st->containers[i].id, id) == 0) {
+			remove_at(st, i);
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t sp_state_prune(struct sp_state *st, sp_alive_fn is_alive)
+{
+	size_t i = 0, dropped = 0;
+
+	if (!is_alive)
+		is_alive = proc_alive;
+	while (i < st->n_containers) {
+		const struct sp_container *c = &st->containers[i];
+
+		if (c->pid > 0 && !is_alive(c->pid, c->start_time)) {
+			remove_at(st, i);
+			dropped++;
+		} else {
+			i++;
+		}
+	}
+	return dropped;
+}
+
+size_t sp_state_enabled_count(const struct sp_state *st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->n_containers; i++)
+		n += st->containers[i].enabled;
+	return n;
+}
