@@ -40,7 +40,7 @@
 #include "cgroupfs/native.h"
 #include "host/proc.h"
 #include "host/seccomp.h"
-#include "node/stat.h"
+#include "host/sample.h"
 #include "cmd/verbs.h"
 
 /* A workload that keeps spawning faster than we inject never ends; stop. */

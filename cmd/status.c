@@ -2,9 +2,8 @@
 /*
  * samepage status [--json] [--domain D] [CONTAINER...]: what KSM does on this
  * node, per container and per security domain.  The figures come from
- * node/stat.h; this file only prints them.  The JSON layout is
- * documented in docs/status-metrics.md and is stable: fields may be added,
- * never renamed or removed, within "version": 1.
+ * node/report.h, which also builds the JSON document (documented in
+ * docs/status-metrics.md); this file prints the table for people.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,15 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "node/config.h"
 #include "node/state.h"
-#include "node/stat.h"
+#include "node/report.h"
 #include "cmd/verbs.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 static void status_usage(FILE *f)
 {
@@ -40,12 +37,13 @@ static void status_usage(FILE *f)
 	      f);
 }
 
-/* An aligned table: the first `left` columns left-aligned, the rest right. */
+/* An aligned table: the first `left` columns left-aligned, the rest right.
+ * Cells are copies of any length (container ids and cgroup paths have no
+ * limit); a row that cannot be stored is counted in dropped. */
 #define COLS_MAX 12
-#define CELL_MAX 256
 struct table {
-	size_t ncols, left, nrows, cap;
-	char (*cells)[COLS_MAX][CELL_MAX];
+	size_t ncols, left, nrows, cap, dropped;
+	char *(*cells)[COLS_MAX];
 };
 
 static void table_row(struct table *t, const char *const *cells)
@@ -56,13 +54,22 @@ static void table_row(struct table *t, const char *const *cells)
 		size_t ncap = t->cap ? t->cap * 2 : 16;
 		void *n = realloc(t->cells, ncap * sizeof(*t->cells));
 
-		if (!n)
-			return; /* rows past memory exhaustion are dropped */
+		if (!n) {
+			t->dropped++;
+			return;
+		}
 		t->cells = n;
 		t->cap = ncap;
 	}
-	for (i = 0; i < t->ncols; i++)
-		snprintf(t->cells[t->nrows][i], CELL_MAX, "%s", cells[i] ? cells[i] : "-");
+	for (i = 0; i < t->ncols; i++) {
+		t->cells[t->nrows][i] = strdup(cells[i] ? cells[i] : "-");
+		if (!t->cells[t->nrows][i]) {
+			while (i-- > 0)
+				free(t->cells[t->nrows][i]);
+			t->dropped++;
+			return;
+		}
+	}
 	t->nrows++;
 }
 
@@ -84,12 +91,15 @@ static void table_print(struct table *t, FILE *f)
 				fprintf(f, "%-*s%s", (int)w[c], t->cells[r][c], sep);
 			else
 				fprintf(f, "%*s%s", (int)w[c], t->cells[r][c], sep);
+			free(t->cells[r][c]);
 		}
 		fputc('\n', f);
 	}
+	if (t->dropped)
+		fprintf(f, "(%zu rows not shown: out of memory)\n", t->dropped);
 	free(t->cells);
 	t->cells = NULL;
-	t->nrows = t->cap = 0;
+	t->nrows = t->cap = t->dropped = 0;
 }
 
 /* The figure columns shared by the container, domain and total rows. */
@@ -105,17 +115,6 @@ static void stat_cells(const struct ksm_group_stat *s, long page_size, char out[
 	ksm_format_size(s->profit, out[4], 32);
 	ksm_format_size((int64_t)s->anon_bytes, out[5], 32);
 	snprintf(out[6], 32, "%.1f%%", 100.0 * ksm_group_merged_share(s, page_size));
-}
-
-static const char *row_state(const struct ksm_report_row *row)
-{
-	if (!row->in_state)
-		return "-";
-	if (!row->running)
-		return "exited";
-	if (row->error)
-		return "error";
-	return row->enabled ? "on" : "refused";
 }
 
 static void print_knob(FILE *f, const char *name, int64_t v)
@@ -182,10 +181,10 @@ static void print_table(const struct ksm_report *r, FILE *f)
 	table_row(&t, head);
 	for (i = 0; i < r->n_rows; i++) {
 		const struct ksm_report_row *row = &r->rows[i];
-		bool figures = row->running && !row->error;
+		bool figures = ksm_report_row_has_figures(row);
 
 		stat_cells(&row->stat, r->node.page_size, s);
-		const char *cells[] = { row->id, row->domain, row_state(row),
+		const char *cells[] = { row->id, row->domain, ksm_report_row_state(row),
 					figures ? s[0] : NULL, figures ? s[1] : NULL, figures ? s[2] : NULL,
 					figures ? s[3] : NULL, figures ? s[4] : NULL, figures ? s[5] : NULL,
 					figures ? s[6] : NULL };
@@ -222,103 +221,6 @@ static void print_table(const struct ksm_report *r, FILE *f)
 		fprintf(f, "  %s (%s): %s: %s\n", row->id, row->domain ? row->domain : "no domain",
 			row->error ? "cannot read" : "refused", what);
 	}
-}
-
-static json_object *json_num_or_null(int64_t v)
-{
-	return v < 0 ? NULL : json_object_new_int64(v);
-}
-
-static json_object *json_str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static void json_stat(json_object *o, const struct ksm_group_stat *s, long page_size)
-{
-	json_object_object_add(o, "processes", json_object_new_int64((int64_t)s->processes));
-	json_object_object_add(o, "merge_any_processes",
-			       s->merge_any_known ? json_object_new_int64((int64_t)s->merge_any) : NULL);
-	json_object_object_add(o, "rmap_items", json_object_new_int64((int64_t)s->rmap_items));
-	json_object_object_add(o, "merging_pages", json_object_new_int64((int64_t)s->merging_pages));
-	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)s->zero_pages));
-	json_object_object_add(o, "profit_bytes", json_object_new_int64(s->profit));
-	json_object_object_add(o, "anon_bytes", json_object_new_int64((int64_t)s->anon_bytes));
-	json_object_object_add(o, "merged_share", json_object_new_double(ksm_group_merged_share(s, page_size)));
-}
-
-static json_object *json_node(const struct ksm_node_stat *n)
-{
-	json_object *o = json_object_new_object(), *k = json_object_new_object();
-
-	json_object_object_add(o, "kernel", json_object_new_string(n->kernel));
-	json_object_object_add(o, "backend", json_object_new_string(n->backend));
-	json_object_object_add(o, "page_size", json_object_new_int64(n->page_size));
-	json_object_object_add(k, "managed_by", json_object_new_string(ksmd_manager_name(n->manager)));
-	json_object_object_add(k, "run", json_num_or_null(n->run));
-	json_object_object_add(k, "pages_to_scan", json_num_or_null(n->pages_to_scan));
-	json_object_object_add(k, "sleep_millisecs", json_num_or_null(n->sleep_millisecs));
-	json_object_object_add(k, "advisor_mode", n->advisor_mode[0] ? json_object_new_string(n->advisor_mode) : NULL);
-	json_object_object_add(k, "smart_scan", json_num_or_null(n->smart_scan));
-	json_object_object_add(k, "use_zero_pages", json_num_or_null(n->use_zero_pages));
-	json_object_object_add(k, "max_page_sharing", json_num_or_null(n->max_page_sharing));
-	json_object_object_add(k, "full_scans", json_num_or_null(n->full_scans));
-	json_object_object_add(o, "ksmd", k);
-	json_object_object_add(o, "pages_shared", json_num_or_null(n->pages_shared));
-	json_object_object_add(o, "pages_sharing", json_num_or_null(n->pages_sharing));
-	json_object_object_add(o, "pages_unshared", json_num_or_null(n->pages_unshared));
-	json_object_object_add(o, "pages_volatile", json_num_or_null(n->pages_volatile));
-	json_object_object_add(o, "ksm_zero_pages", json_num_or_null(n->ksm_zero_pages));
-	json_object_object_add(o, "stable_node_chains", json_num_or_null(n->stable_node_chains));
-	json_object_object_add(o, "stable_node_dups", json_num_or_null(n->stable_node_dups));
-	/* general_profit may be negative; -1 marks only "absent" in the
-	 * unlikely case it is exactly -1 byte, which costs nothing. */
-	json_object_object_add(o, "general_profit_bytes",
-			       n->general_profit == -1 ? NULL : json_object_new_int64(n->general_profit));
-	return o;
-}
-
-static json_object *json_report(const struct ksm_report *r)
-{
-	json_object *o = json_object_new_object(), *rows = json_object_new_array(),
-		    *doms = json_object_new_array(), *total = json_object_new_object();
-	long ps = r->node.page_size;
-	size_t i;
-
-	json_object_object_add(o, "version", json_object_new_int(1));
-	json_object_object_add(o, "node", json_node(&r->node));
-	for (i = 0; i < r->n_rows; i++) {
-		const struct ksm_report_row *row = &r->rows[i];
-		json_object *c = json_object_new_object();
-
-		json_object_object_add(c, "id", json_object_new_string(row->id));
-		json_object_object_add(c, "domain", json_str_or_null(row->domain));
-		json_object_object_add(c, "state", json_object_new_string(row_state(row)));
-		json_object_object_add(c, "in_state", json_object_new_boolean(row->in_state));
-		json_object_object_add(c, "enabled", json_object_new_boolean(row->enabled));
-		json_object_object_add(c, "running", json_object_new_boolean(row->running));
-		json_object_object_add(c, "backend", json_str_or_null(row->backend));
-		json_object_object_add(c, "pid", row->pid > 0 ? json_object_new_int(row->pid) : NULL);
-		json_object_object_add(c, "cgroup", json_str_or_null(row->cgroup));
-		json_object_object_add(c, "reason", json_str_or_null(row->reason));
-		json_object_object_add(c, "error", json_str_or_null(row->error));
-		json_stat(c, &row->stat, ps);
-		json_object_array_add(rows, c);
-	}
-	for (i = 0; i < r->n_domains; i++) {
-		json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "domain", json_object_new_string(r->domains[i].domain));
-		json_object_object_add(d, "containers", json_object_new_int64((int64_t)r->domains[i].containers));
-		json_stat(d, &r->domains[i].stat, ps);
-		json_object_array_add(doms, d);
-	}
-	json_object_object_add(total, "containers", json_object_new_int64((int64_t)r->n_rows));
-	json_stat(total, &r->total, ps);
-	json_object_object_add(o, "containers", rows);
-	json_object_object_add(o, "domains", doms);
-	json_object_object_add(o, "total", total);
-	return o;
 }
 
 int verb_status(int argc, char **argv, const struct sp_global_opts *g)
@@ -360,7 +262,7 @@ int verb_status(int argc, char **argv, const struct sp_global_opts *g)
 		return 1;
 	}
 	if (json) {
-		_cleanup_(json_object_putp) json_object *o = json_report(&r);
+		_cleanup_(json_object_putp) json_object *o = ksm_report_json(&r);
 
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {

@@ -97,3 +97,38 @@ teardown() {
 	run_fail "$SAMEPAGE" --state-dir "$STATE_DIR" metrics --output /nonexistent-dir/x.prom
 	assert_output --partial "/nonexistent-dir"
 }
+
+@test "metrics: a 212-character cgroup id (a Kubernetes pod's) keeps every series" {
+	# kubepods-burstable-pod<uid>.slice/cri-containerd-<64 hex>.scope is
+	# this long; a fixed 256-byte line once dropped 7 of its 8 series.
+	local id
+	id=$(printf 'kubepods-burstable-pod%s' "$(head -c 200 /dev/zero | tr '\0' 'a')" | head -c 212)
+	[ "${#id}" -eq 212 ] || fail "id is ${#id} characters"
+	OWN_CG=/sys/fs/cgroup/pids/$id
+	mkdir "$OWN_CG"
+	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
+	SLEEPER=$!
+	local start s
+	for _ in $(seq 1 50); do grep -qx "$SLEEPER" "$OWN_CG/cgroup.procs" && break; sleep 0.1; done
+	start=$(awk '{sub(/^.*\) /, ""); print $20}' "/proc/$SLEEPER/stat")
+	jq -n --arg id "$id" --arg cg "$OWN_CG" --argjson pid "$SLEEPER" --argjson st "$start" \
+		'{version: 1, containers: [{id: $id, domain: "k8s", pid: $pid, start_time: $st,
+		  enabled: true, backend: "stock", cgroup: $cg, since: 1}], ksmd: {managed: false, knobs: []}}' \
+		> "$STATE_DIR/state.json"
+	"$SAMEPAGE" --state-dir "$STATE_DIR" metrics > "$BATS_TEST_TMPDIR/out.prom"
+	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"
+	run_ok cat "$BATS_TEST_TMPDIR/out.prom"
+	assert_line "samepage_container_enabled{domain=\"k8s\",container=\"$id\"} 1"
+	assert_line "samepage_container_processes{domain=\"k8s\",container=\"$id\"} 1"
+	for s in merging_pages zero_pages profit_bytes anon_bytes merged_ratio; do
+		assert_line --regexp "^samepage_container_$s\\{domain=\"k8s\",container=\"$id\"\\} -?[0-9.]+\$"
+	done
+	# ksm_merge_any is printed by kernels newer than 6.12 only
+	if grep -q '^ksm_merge_any' "/proc/$SLEEPER/ksm_stat"; then
+		assert_line "samepage_container_merge_any_processes{domain=\"k8s\",container=\"$id\"} 0"
+		[ "$(grep -c "container=\"$id\"" "$BATS_TEST_TMPDIR/out.prom")" -eq 8 ] || fail "not 8 series"
+	fi
+	# status shows the whole id too
+	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status
+	assert_output --regexp "(^|$'\n')$id +k8s +on +1 "
+}
