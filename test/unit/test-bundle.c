@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * oci/bundle: editing a config.json is idempotent, keeps foreign hooks and
+ * everything outside `hooks`, replaces old samepage entries, removes back
+ * to the original, and refuses what is not an OCI runtime config with the
+ * field named.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/cleanup.h"
+#include "base/json.h"
+#include "oci/bundle.h"
+
+static const char base_config[] =
+	"{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"]},"
+	" \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}],"
+	" \"poststop\": [{\"path\": \"/bin/true\", \"args\": [\"true\"]},"
+	" {\"path\": \"/old/samepage-hook\", \"args\": [\"samepage-hook\", \"poststop\"]}]}}";
+
+static char *edit(const char *in, const struct oci_bundle_hook *h)
+{
+	sp_error_t err = NULL;
+	char *out = NULL;
+
+	assert_int_equal(oci_bundle_edit(in, strlen(in), "t.json", h, &out, &err), 0);
+	assert_null(err);
+	assert_int_equal(out[strlen(out) - 1], '\n');
+	return out;
+}
+
+static json_object *parse(const char *text)
+{
+	json_object *o = NULL;
+
+	assert_int_equal(sp_json_parse(text, strlen(text), "out", &o, NULL), 0);
+	return o;
+}
+
+static json_object *stage(json_object *root, const char *name)
+{
+	json_object *hooks, *s;
+
+	if (!json_object_object_get_ex(root, "hooks", &hooks) || !json_object_object_get_ex(hooks, name, &s))
+		return NULL;
+	return s;
+}
+
+static void test_add_replace_remove(void **state)
+{
+	const struct oci_bundle_hook h = { .path = "/usr/libexec/samepage/samepage-hook", .state_dir = "/run/sp",
+					   .timeout = 5 };
+	const struct oci_bundle_hook h2 = { .path = "/opt/samepage-hook" };
+	_cleanup_free_ char *once = NULL, *twice = NULL, *other = NULL, *removed = NULL, *orig = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL, *r = NULL, *b = NULL;
+	json_object *cr, *ps, *e, *v;
+
+	(void)state;
+	once = edit(base_config, &h);
+	twice = edit(once, &h);
+	assert_string_equal(once, twice);
+
+	o = parse(once);
+	cr = stage(o, "createRuntime");
+	ps = stage(o, "poststop");
+	assert_int_equal(json_object_array_length(cr), 1);
+	/* the old samepage entry is gone, the foreign one stays first */
+	assert_int_equal(json_object_array_length(ps), 2);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(ps, 0), "path", &v));
+	assert_string_equal(json_object_get_string(v), "/bin/true");
+	e = json_object_array_get_idx(cr, 0);
+	assert_true(json_object_object_get_ex(e, "path", &v));
+	assert_string_equal(json_object_get_string(v), h.path);
+	assert_true(json_object_object_get_ex(e, "args", &v));
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			    "[\"samepage-hook\",\"--state-dir\",\"/run/sp\",\"createRuntime\"]");
+	assert_true(json_object_object_get_ex(e, "timeout", &v));
+	assert_int_equal(json_object_get_int(v), 5);
+	assert_int_equal(json_object_array_length(stage(o, "prestart")), 1);
+
+	/* another hook path replaces, never adds */
+	other = edit(once, &h2);
+	r = parse(other);
+	assert_int_equal(json_object_array_length(stage(r, "createRuntime")), 1);
+	assert_int_equal(json_object_array_length(stage(r, "poststop")), 2);
+
+	/* removing gives back the original without samepage's entries */
+	removed = edit(once, NULL);
+	orig = edit(base_config, NULL);
+	assert_string_equal(removed, orig);
+	b = parse(removed);
+	assert_null(stage(b, "createRuntime"));
+	assert_int_equal(json_object_array_length(stage(b, "poststop")), 1);
+}
+
+static void test_no_hooks_left(void **state)
+{
+	_cleanup_free_ char *out = NULL;
+	const struct oci_bundle_hook h = { .path = "/x/samepage-hook" };
+	_cleanup_free_ char *added = NULL;
+
+	(void)state;
+	added = edit("{\"ociVersion\": \"1.0.2\"}", &h);
+	out = edit(added, NULL);
+	/* an emptied `hooks` goes too */
+	assert_null(strstr(out, "hooks"));
+	assert_non_null(strstr(out, "\"ociVersion\""));
+}
+
+static void refused(const char *in, size_t len, const char *want)
+{
+	const struct oci_bundle_hook h = { .path = "/x/samepage-hook" };
+	sp_error_t err = NULL;
+	char *out = NULL;
+
+	if (len == SIZE_MAX) /* not given: the C string */
+		len = strlen(in);
+	assert_true(oci_bundle_edit(in, len, "bad.json", &h, &out, &err) < 0);
+	assert_null(out);
+	assert_non_null(strstr(sp_error_msg(err), "bad.json"));
+	if (!strstr(sp_error_msg(err), want))
+		fail_msg("`%s` does not say `%s`", sp_error_msg(err), want);
+	sp_error_free(&err);
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	refused("{\"ociVersion\": \"1.0.2\", ", SIZE_MAX, "not valid JSON");
+	refused("[1, 2]", SIZE_MAX, "not a JSON object");
+	refused("{\"process\": {}}", SIZE_MAX, "no `ociVersion`");
+	refused("{\"ociVersion\": \"1\", \"hooks\": []}", SIZE_MAX, "`hooks` must be an object");
+	refused("{\"ociVersion\": \"1\", \"hooks\": {\"poststop\": {\"path\": \"/bin/true\"}}}", SIZE_MAX,
+		"`hooks.poststop` must be an array");
+	refused("{\"ociVersion\": \"1\", \"hooks\": {\"prestart\": [{\"args\": []}]}}", SIZE_MAX,
+		"`hooks.prestart[0]` must be an object with a string `path`");
+	refused("{\"ociVersion\": \"1\"}\0{}", 22, "NUL byte");
+}
+
+static void test_files(void **state)
+{
+	char dir[] = "/tmp/sp-test-bundle.XXXXXX";
+	_cleanup_free_ char *path = NULL, *same = NULL, *text = NULL, *cfg = NULL;
+	sp_error_t err = NULL;
+	struct stat st;
+	size_t len;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* a bundle directory stands for its config.json, a file for itself */
+	assert_int_equal(oci_bundle_config_path(dir, &path, &err), 0);
+	assert_int_equal(asprintf(&cfg, "%s/config.json", dir) > 0, 1);
+	assert_string_equal(path, cfg);
+	assert_int_equal(oci_bundle_config_path("-", &same, &err), 0);
+	assert_string_equal(same, "-");
+
+	assert_int_equal(oci_bundle_write(path, "{\"ociVersion\": \"1.0.2\"}\n", &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(oci_bundle_write(path, "{\"ociVersion\": \"1.0.3\"}\n", &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600); /* the mode is kept */
+	assert_int_equal(oci_bundle_read(path, &text, &len, &err), 0);
+	assert_string_equal(text, "{\"ociVersion\": \"1.0.3\"}\n");
+	assert_int_equal(unlink(path), 0);
+	assert_true(oci_bundle_read(path, &text, &len, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "config.json"));
+	sp_error_free(&err);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_replace_remove),
+		cmocka_unit_test(test_no_hooks_left),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
