@@ -2,730 +2,75 @@
 /*
  * samepage doctor: can this node do KSM per container, safely?  One line per
  * check, `ok`, `warn` or `fail`, with the reason and what to do; exit 1 when
- * anything fails.  The checks that matter most are probes, not version
- * guesses: whole-process KSM across exec and VMA merging under it are tried
- * for real in a child process that re-executes this binary.
+ * anything fails.  The checks are node/doctor.h's; this file has the
+ * options and prints (text or --json, docs/doctor.md).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
-#include <limits.h>
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <sys/vfs.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <json-c/json.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "node/config.h"
-#include "base/fileio.h"
 #include "node/state.h"
-#include "node/kbugs.h"
-#include "host/ksm.h"
-#include "cgroupfs/native.h"
+#include "node/doctor.h"
 #include "cmd/verbs.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef CGROUP_SUPER_MAGIC
-#define CGROUP_SUPER_MAGIC 0x27e0eb
-#endif
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-
-enum check_status {
-	CHECK_OK,
-	CHECK_WARN,
-	CHECK_FAIL,
-};
-
-static const char *const status_names[] = { "ok", "warn", "fail" };
-
-struct check {
-	const char *name;
-	enum check_status status;
-	char *reason;
-	char *action;
-};
-
-struct doctor {
-	struct check checks[48];
-	size_t n;
-	struct kernel_version kv;
-	bool have_kv;
-	char release[128];
-	struct sp_config cfg;
-	bool cfg_ok;
-	const char *config_path;
-	const char *state_dir;
-	bool native;
-};
-
-static void add(struct doctor *d, const char *name, enum check_status st, const char *action, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void add(struct doctor *d, const char *name, enum check_status st, const char *action, const char *fmt, ...)
-{
-	struct check *c;
-	va_list ap;
-
-	if (d->n >= ARRAY_SIZE(d->checks))
-		return;
-	c = &d->checks[d->n++];
-	c->name = name;
-	c->status = st;
-	va_start(ap, fmt);
-	if (vasprintf(&c->reason, fmt, ap) < 0)
-		c->reason = NULL;
-	va_end(ap);
-	c->action = action && *action ? strdup(action) : NULL;
-}
-
-static bool knob_exists(const char *name)
-{
-	return ksm_knob_exists(name);
-}
-
-/* --- kernel and KSM ----------------------------------------------------- */
-
-static void check_kernel(struct doctor *d)
-{
-	struct utsname u;
-
-	if (uname(&u) < 0) {
-		add(d, "kernel", CHECK_WARN, NULL, "uname: %s", strerror(errno));
-		return;
-	}
-	snprintf(d->release, sizeof(d->release), "%s", u.release);
-	d->have_kv = kernel_version_parse(u.release, &d->kv) == 0;
-	if (!d->have_kv)
-		add(d, "kernel", CHECK_WARN, "version-based checks below are skipped",
-		    "cannot read a version from kernel release `%s`", u.release);
-	else
-		add(d, "kernel", CHECK_OK, NULL, "Linux %s (%s)", u.release, u.machine);
-}
-
-static void check_ksm(struct doctor *d)
-{
-	char path[PATH_MAX];
-
-	if (!knob_exists("run")) {
-		add(d, "ksm", CHECK_FAIL, "use a kernel built with CONFIG_KSM=y",
-		    "%s/run missing: KSM is not built into this kernel", ksm_sysfs_dir());
-		return;
-	}
-	add(d, "ksm", CHECK_OK, NULL, "KSM built in (%s)", ksm_sysfs_dir());
-
-	snprintf(path, sizeof(path), "%s/run", ksm_sysfs_dir());
-	if (access(path, W_OK) < 0)
-		add(d, "ksm_writable", CHECK_FAIL,
-		    "run samepage as root on the host, with /sys mounted read-write",
-		    "%s not writable: %s, so ksmd can be neither started nor tuned", path, strerror(errno));
-	else
-		add(d, "ksm_writable", CHECK_OK, NULL, "%s is writable", ksm_sysfs_dir());
-}
-
-static void check_prctl(struct doctor *d)
-{
-	int r = ksm_prctl_get_self();
-
-	if (r >= 0)
-		add(d, "prctl_ksm", CHECK_OK, NULL, "prctl(PR_GET_MEMORY_MERGE) works: whole-process KSM available (Linux >= 6.4)");
-	else if (d->native)
-		add(d, "prctl_ksm", CHECK_WARN, "nothing: the native ksm controller is used instead",
-		    "prctl(PR_GET_MEMORY_MERGE): %s: no whole-process KSM (needs Linux >= 6.4)", strerror(-r));
-	else
-		add(d, "prctl_ksm", CHECK_FAIL, "use Linux >= 6.7 (whole-process KSM that survives exec)",
-		    "prctl(PR_GET_MEMORY_MERGE): %s: no whole-process KSM (needs Linux >= 6.4), so the stock backend cannot work",
-		    strerror(-r));
-}
-
-/* Map two adjacent anonymous regions and see whether the kernel made one
- * VMA of them.  1 merged, 0 not, <0 could not tell. */
-static int vma_merge_probe(void)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	char *base, *a, *b;
-	_cleanup_fclose_ FILE *f = NULL;
-	char line[512];
-	int merged = -EIO;
-
-	base = mmap(NULL, 8 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED)
-		return -errno;
-	munmap(base, 8 * page);
-	a = mmap(base + 2 * page, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-		 -1, 0);
-	if (a == MAP_FAILED)
-		return -errno;
-	b = mmap(base + 4 * page, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-		 -1, 0);
-	if (b == MAP_FAILED) {
-		munmap(a, 2 * page);
-		return -errno;
-	}
-	f = fopen("/proc/self/maps", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx", &start, &end) != 2)
-			continue;
-		if (start == (unsigned long)a) {
-			merged = end == (unsigned long)(a + 4 * page);
-			break;
-		}
-	}
-	munmap(a, 2 * page);
-	munmap(b, 2 * page);
-	return merged;
-}
-
-/* The hidden `samepage doctor --exec-probe`: run in a child that turned
- * whole-process KSM on before exec'ing us.  Prints what survived. */
-static int exec_probe(void)
-{
-	struct ksm_proc_stat ks;
-	int merge = ksm_prctl_get_self();
-	int stat_any = ksm_proc_stat_read(getpid(), &ks, NULL) == 0 ? ks.merge_any : -1;
-
-	printf("merge_any=%d ksm_stat_merge_any=%d vma_merged=%d\n", merge, stat_any, vma_merge_probe());
-	return 0;
-}
-
-struct probe_result {
-	bool ran;
-	int merge_any;
-	int stat_merge_any;
-	int vma_merged;
-	char error[160];
-};
-
-static void run_exec_probe(struct probe_result *r)
-{
-	int fds[2];
-	pid_t pid;
-	char buf[256];
-	ssize_t n, len = 0;
-	int status;
-
-	memset(r, 0, sizeof(*r));
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		snprintf(r->error, sizeof(r->error), "pipe: %s", strerror(errno));
-		return;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		snprintf(r->error, sizeof(r->error), "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return;
-	}
-	if (pid == 0) {
-		if (dup2(fds[1], STDOUT_FILENO) < 0)
-			_exit(126);
-		if (prctl(PR_SET_MEMORY_MERGE, 1UL, 0UL, 0UL, 0UL) < 0) {
-			printf("prctl_errno=%d\n", errno);
-			fflush(stdout);
-			_exit(0);
-		}
-		execl("/proc/self/exe", "samepage", "doctor", "--exec-probe", (char *)NULL);
-		printf("exec_errno=%d\n", errno);
-		fflush(stdout);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 && (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fds[0]);
-	waitpid(pid, &status, 0);
-
-	if (sscanf(buf, "merge_any=%d ksm_stat_merge_any=%d vma_merged=%d", &r->merge_any, &r->stat_merge_any,
-		   &r->vma_merged) == 3) {
-		r->ran = true;
-		return;
-	}
-	if (sscanf(buf, "prctl_errno=%d", &status) == 1)
-		snprintf(r->error, sizeof(r->error), "prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) in the probe: %s",
-			 strerror(status));
-	else if (sscanf(buf, "exec_errno=%d", &status) == 1)
-		snprintf(r->error, sizeof(r->error), "exec /proc/self/exe: %s", strerror(status));
-	else
-		snprintf(r->error, sizeof(r->error), "probe printed nothing usable");
-}
-
-static const char *kbug_words(enum kbug_verdict v)
-{
-	switch (v) {
-	case KBUG_NOT_APPLICABLE:
-		return "not applicable";
-	case KBUG_FIXED:
-		return "fixed";
-	case KBUG_MAYBE:
-		return "may be affected";
-	case KBUG_AFFECTED:
-	default:
-		return "affected";
-	}
-}
-
-static void check_exec_and_vma(struct doctor *d)
-{
-	const struct kbug *drop = kbug_find("bug_exec_drops_ksm"), *vma = kbug_find("bug_vma_merge");
-	struct probe_result r;
-	int control;
-
-	if (ksm_prctl_get_self() < 0)
-		return; /* prctl_ksm already said why */
-	run_exec_probe(&r);
-	if (!r.ran) {
-		add(d, "prctl_exec", d->native ? CHECK_WARN : CHECK_FAIL, "run `samepage doctor` as root on the host",
-		    "could not probe whole-process KSM across exec: %s", r.error);
-		return;
-	}
-	if (r.merge_any == 1)
-		add(d, "prctl_exec", CHECK_OK, NULL,
-		    "probe: whole-process KSM set before exec is still on in the exec'd program%s",
-		    r.stat_merge_any == 1 ? " (ksm_stat: ksm_merge_any yes)" : "");
-	else
-		add(d, "prctl_exec", d->native ? CHECK_WARN : CHECK_FAIL, drop->action,
-		    "probe: whole-process KSM set before exec was lost in the exec'd program (%s; %s)", drop->summary,
-		    drop->reference);
-
-	/* VMA merging: a control in this process, the real test in the probe. */
-	control = vma_merge_probe();
-	if (control != 1 || r.vma_merged < 0) {
-		add(d, "bug_vma_merge", CHECK_WARN, NULL,
-		    "cannot tell: adjacent anonymous mappings do not merge even without KSM here (%s %s)",
-		    d->have_kv ? "version check:" : "", d->have_kv ? kbug_words(kbug_check(vma, &d->kv)) : "");
-	} else if (r.vma_merged == 1) {
-		add(d, "bug_vma_merge", CHECK_OK, NULL,
-		    "probe: adjacent mappings of a whole-process-KSM process merge (fix present: %s)", vma->reference);
-	} else {
-		add(d, "bug_vma_merge", CHECK_WARN, vma->action, "probe: %s (%s)", vma->summary, vma->reference);
-	}
-}
-
-static void check_exec_race(struct doctor *d)
-{
-	const struct kbug *b = kbug_find("bug_exec_race");
-	enum kbug_verdict v;
-
-	if (!d->have_kv)
-		return;
-	v = kbug_check(b, &d->kv);
-	switch (v) {
-	case KBUG_NOT_APPLICABLE:
-		add(d, b->name, CHECK_OK, NULL, "not applicable to Linux %d.%d (no whole-process KSM)", d->kv.major,
-		    d->kv.minor);
-		break;
-	case KBUG_FIXED:
-		add(d, b->name, CHECK_OK, NULL, "fixed in Linux %d.%d: %s", b->fixed_major, b->fixed_minor, b->reference);
-		break;
-	default:
-		add(d, b->name, CHECK_WARN, b->action,
-		    "Linux %d.%d %s: %s; fixed by %s (which stable releases carry it is unknown; it cannot be probed reliably)",
-		    d->kv.major, d->kv.minor, kbug_words(v), b->summary, b->reference);
-		break;
-	}
-}
-
-/* systemd v254 and v255 called prctl(PR_SET_MEMORY_MERGE, 1) without
- * zeroing arguments 3-5, which the kernel rejects with EINVAL, so
- * MemoryKSM=yes failed every unit that used it (fixed in v256). */
-static void check_systemd(struct doctor *d)
-{
-	static const char *const patterns[] = {
-		"/usr/lib/systemd/libsystemd-shared-*.so", "/lib/systemd/libsystemd-shared-*.so",
-		"/usr/lib/*/systemd/libsystemd-shared-*.so", "/usr/lib64/systemd/libsystemd-shared-*.so",
-	};
-	int version = -1;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(patterns) && version < 0; i++) {
-		glob_t g;
-
-		if (glob(patterns[i], 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-			const char *base = strrchr(g.gl_pathv[0], '/');
-
-			if (base && sscanf(base, "/libsystemd-shared-%d", &version) != 1)
-				version = -1;
-		}
-		globfree(&g);
-	}
-	if (version < 0)
-		add(d, "prctl_args", CHECK_OK, NULL,
-		    "no systemd found; samepage passes prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) (arguments 3-5 must be 0)");
-	else if (version == 254 || version == 255)
-		add(d, "prctl_args", CHECK_WARN, "use `samepage exec` (or ExecStart=samepage exec -- ...) instead of MemoryKSM=",
-		    "systemd %d: MemoryKSM= passes non-zero prctl arguments 3-5, the kernel answers EINVAL and the unit fails (fixed in systemd 256)",
-		    version);
-	else
-		add(d, "prctl_args", CHECK_OK, NULL,
-		    "systemd %d: MemoryKSM= %s; samepage passes arguments 3-5 as 0", version,
-		    version > 255 ? "works" : "does not exist yet");
-}
-
-static void check_features(struct doctor *d)
-{
-	if (knob_exists("ksm_zero_pages"))
-		add(d, "zero_pages", CHECK_OK, NULL, "ksm_zero_pages tracked (merged empty pages count in profit)");
-	else
-		add(d, "zero_pages", CHECK_WARN, "use Linux >= 6.10 for accurate figures",
-		    "no ksm_zero_pages: pages merged with the zero page (use_zero_pages) are not counted");
-	if (knob_exists("smart_scan"))
-		add(d, "smart_scan", CHECK_OK, NULL, "smart_scan present (ksmd skips pages that never merge)");
-	else
-		add(d, "smart_scan", CHECK_WARN, "use Linux >= 6.7, or keep pages_to_scan low after convergence (the governor does)",
-		    "no smart_scan: ksmd rescans every unchanged page on every pass");
-	if (knob_exists("advisor_mode"))
-		add(d, "advisor", CHECK_OK, NULL, "scan-time advisor present (advisor_mode)");
-	else
-		add(d, "advisor", CHECK_WARN, "run `samepage governor` to size ksmd's scan rate",
-		    "no advisor_mode (Linux < 6.8): ksmd runs at a fixed pages_to_scan");
-}
-
-static void check_ksmd(struct doctor *d)
-{
-	_cleanup_(sp_state_free) struct sp_state st = { 0 };
-	_cleanup_free_ char *run = NULL;
-
-	if (ksm_knob_read("run", &run, NULL) < 0)
-		return;
-	if (sp_state_load(d->state_dir, &st, NULL) < 0)
-		memset(&st, 0, sizeof(st));
-	if (strcmp(run, "1") == 0)
-		add(d, "ksmd", CHECK_OK, NULL, "ksmd running, %s", st.ksmd_managed ? "started by samepage (the governor may tune it)"
-										 : "started by someone else (samepage leaves it alone)");
-	else if (!d->cfg_ok || d->cfg.manage_ksmd)
-		add(d, "ksmd", CHECK_OK, NULL, "ksmd stopped (run=%s); samepage starts it for the first KSM container", run);
-	else
-		add(d, "ksmd", CHECK_WARN, "set `manage_ksmd: true` in samepage.conf or start ksmd (echo 1 > /sys/kernel/mm/ksm/run)",
-		    "ksmd stopped (run=%s) and manage_ksmd is false: enabled containers will not merge", run);
-}
-
-/* --- ptrace and LSMs ---------------------------------------------------- */
-
-static void check_ptrace(struct doctor *d)
-{
-	_cleanup_free_ char *scope = NULL;
-	enum check_status blocked = d->native ? CHECK_WARN : CHECK_FAIL;
-
-	if (read_file_line("/proc/sys/kernel/yama/ptrace_scope", &scope, NULL) < 0) {
-		add(d, "ptrace", CHECK_OK, NULL, "no Yama ptrace restrictions: the hook (root, CAP_SYS_PTRACE) can inject prctl");
-		return;
-	}
-	if (strcmp(scope, "0") == 0)
-		add(d, "ptrace", CHECK_OK, NULL, "Yama ptrace_scope 0 (classic): the hook can inject prctl");
-	else if (strcmp(scope, "1") == 0)
-		add(d, "ptrace", CHECK_OK, NULL,
-		    "Yama ptrace_scope 1 (restricted to descendants) binds only tracers without CAP_SYS_PTRACE; the hook runs as root with it");
-	else if (strcmp(scope, "2") == 0)
-		add(d, "ptrace", CHECK_OK, "rootless runtimes cannot use the stock backend; run the hook as root",
-		    "Yama ptrace_scope 2 (admin only): needs CAP_SYS_PTRACE, which the hook has as root");
-	else
-		add(d, "ptrace", blocked,
-		    "set kernel.yama.ptrace_scope to 1 or 2 (3 is final until reboot), or use the native ksm controller",
-		    "Yama ptrace_scope %s (no attach): the stock backend cannot inject prctl", scope);
-}
-
-static void check_lsm(struct doctor *d)
-{
-	_cleanup_free_ char *lsm = NULL, *aa = NULL, *enforce = NULL;
-	bool apparmor, selinux;
-
-	if (read_file_line("/sys/kernel/security/lsm", &lsm, NULL) == 0) {
-		apparmor = strstr(lsm, "apparmor") != NULL;
-		selinux = strstr(lsm, "selinux") != NULL;
-	} else {
-		/* securityfs not mounted: look at the modules themselves. */
-		apparmor = read_file_line("/sys/module/apparmor/parameters/enabled", &aa, NULL) == 0 && aa[0] == 'Y';
-		selinux = access("/sys/fs/selinux/enforce", F_OK) == 0;
-	}
-	if (selinux && read_file_line("/sys/fs/selinux/enforce", &enforce, NULL) == 0 && strcmp(enforce, "1") != 0)
-		selinux = false;
-	if (!apparmor && !selinux) {
-		add(d, "lsm", CHECK_OK, NULL, "no AppArmor or enforcing SELinux (LSMs: %s)", lsm ? lsm : "unknown, securityfs not mounted");
-		return;
-	}
-	add(d, "lsm", CHECK_WARN,
-	    "for `samepage enable`, allow ptrace from the host's unconfined root into the container domain (or use the native controller)",
-	    "%s%s%s active: the hook injects before the container's profile or label applies (at exec) and is not affected, but `samepage enable` on running containers may be denied ptrace",
-	    apparmor ? "AppArmor" : "", apparmor && selinux ? " and " : "", selinux ? "SELinux (enforcing)" : "");
-}
-
-/* --- cgroups, controller ------------------------------------------------ */
-
-static void check_native(struct doctor *d)
-{
-	if (d->native)
-		add(d, "native_controller", CHECK_OK, NULL,
-		    "the ksm cgroup controller is available (%s): KSM per cgroup without ptrace",
-		    ksm_native_cgroup2_root() ? ksm_native_cgroup2_root() : "cgroup2");
-	else
-		add(d, "native_controller", CHECK_WARN,
-		    "nothing needed: the stock backend (ptrace-injected prctl) is used; kernel/ has the patches for the controller",
-		    "no ksm cgroup controller in this kernel");
-}
-
-static void check_cgroup_mode(struct doctor *d)
-{
-	struct statfs sf;
-
-	if (statfs("/sys/fs/cgroup", &sf) < 0) {
-		add(d, "cgroup_mode", CHECK_WARN, "mount cgroups", "statfs /sys/fs/cgroup: %s", strerror(errno));
-		return;
-	}
-	if ((unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
-		add(d, "cgroup_mode", CHECK_OK, NULL, "cgroup v2 (unified) at /sys/fs/cgroup");
-		return;
-	}
-	if ((unsigned long)sf.f_type == TMPFS_MAGIC && statfs("/sys/fs/cgroup/unified", &sf) == 0 &&
-	    (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
-		add(d, "cgroup_mode", CHECK_WARN,
-		    "boot with systemd.unified_cgroup_hierarchy=1 for the native controller; the stock backend works as is",
-		    "hybrid: v1 controllers with cgroup2 at /sys/fs/cgroup/unified (the native ksm controller needs a v2 hierarchy; crun refuses some hybrid setups)");
-		return;
-	}
-	add(d, "cgroup_mode", CHECK_WARN,
-	    "boot with systemd.unified_cgroup_hierarchy=1 for the native controller; the stock backend works as is",
-	    "cgroup v1 (legacy) only");
-}
-
-/* --- runtimes and the hook ---------------------------------------------- */
-
-static char *which(const char *prog)
-{
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	char *save = NULL, *dir;
-
-	if (!copy)
-		return NULL;
-	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		char *full;
-
-		if (asprintf(&full, "%s/%s", *dir ? dir : ".", prog) < 0)
-			return NULL;
-		if (access(full, X_OK) == 0)
-			return full;
-		free(full);
-	}
-	return NULL;
-}
-
-/* Where podman and CRI-O look for hooks.d JSON; $SAMEPAGE_HOOKS_D (one
- * directory) replaces both, for tests. */
-static const char *hooks_dirs[2] = {
-	"/usr/share/containers/oci/hooks.d",
-	"/etc/containers/oci/hooks.d",
-};
-
-static size_t hooks_dirs_init(void)
-{
-	const char *e = getenv("SAMEPAGE_HOOKS_D");
-
-	if (e && *e) {
-		hooks_dirs[0] = e;
-		return 1;
-	}
-	return 2;
-}
-
-/* First hooks.d JSON whose hook.path names samepage-hook; *hook_path gets
- * that path. */
-static char *find_hooks_json(size_t n_dirs, char **hook_path)
-{
-	size_t i;
-
-	for (i = 0; i < n_dirs; i++) {
-		_cleanup_free_ char *pattern = NULL;
-		glob_t g;
-		size_t j;
-
-		if (asprintf(&pattern, "%s/*.json", hooks_dirs[i]) < 0)
-			return NULL;
-		if (glob(pattern, 0, NULL, &g) != 0)
-			continue;
-		for (j = 0; j < g.gl_pathc; j++) {
-			_cleanup_free_ char *buf = NULL;
-			_cleanup_(json_object_putp) json_object *root = NULL;
-			json_object *hook, *path;
-
-			if (read_file_bounded(AT_FDCWD, g.gl_pathv[j], 64 * 1024, &buf, NULL, NULL) < 0)
-				continue;
-			root = json_tokener_parse(buf);
-			if (!root || !json_object_object_get_ex(root, "hook", &hook) ||
-			    !json_object_object_get_ex(hook, "path", &path) || !json_object_is_type(path, json_type_string))
-				continue;
-			if (strstr(json_object_get_string(path), "samepage-hook")) {
-				char *found = strdup(g.gl_pathv[j]);
-
-				*hook_path = strdup(json_object_get_string(path));
-				globfree(&g);
-				return found;
-			}
-		}
-		globfree(&g);
-	}
-	return NULL;
-}
-
-static char *find_hook_binary(void)
-{
-	static const char *const fixed[] = {
-		"/usr/libexec/samepage/samepage-hook",
-		"/usr/local/libexec/samepage/samepage-hook",
-	};
-	char self[PATH_MAX];
-	ssize_t n;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fixed); i++)
-		if (access(fixed[i], X_OK) == 0)
-			return strdup(fixed[i]);
-	/* Next to this binary (a build tree) or in ../libexec/samepage. */
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *slash, *p;
-
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (asprintf(&p, "%s/samepage-hook", self) >= 0) {
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-			if (asprintf(&p, "%s/../libexec/samepage/samepage-hook", self) >= 0) {
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
-	}
-	return NULL;
-}
-
-static void check_runtimes(struct doctor *d)
-{
-	static const char *const plain[] = { "runc", "crun" };
-	_cleanup_free_ char *hook = find_hook_binary();
-	_cleanup_free_ char *podman = which("podman");
-	_cleanup_free_ char *json = NULL, *json_hook = NULL;
-	size_t n_dirs = hooks_dirs_init();
-	bool any = false;
-	size_t i;
-
-	if (hook)
-		add(d, "hook", CHECK_OK, NULL, "samepage-hook at %s", hook);
-	else
-		add(d, "hook", CHECK_WARN, "`make install` (or the Debian package) puts it in /usr/libexec/samepage/",
-		    "samepage-hook not found in /usr/libexec/samepage, /usr/local/libexec/samepage or next to samepage");
-
-	for (i = 0; i < ARRAY_SIZE(plain); i++) {
-		_cleanup_free_ char *p = which(plain[i]);
-
-		if (!p)
-			continue;
-		any = true;
-		add(d, plain[i], CHECK_OK,
-		    "add the hook to each bundle: `samepage oci-config BUNDLE` (or let podman/CRI-O use hooks.d)",
-		    "%s at %s: it has no hooks directory of its own, so each bundle's config.json must list samepage-hook",
-		    plain[i], p);
-	}
-
-	json = find_hooks_json(n_dirs, &json_hook);
-	if (podman) {
-		any = true;
-		if (!json)
-			add(d, "podman", CHECK_WARN,
-			    "install packaging/hooks.d/samepage.json into /usr/share/containers/oci/hooks.d (`make install`)",
-			    "podman at %s, but no hooks.d JSON in %s%s%s runs samepage-hook", podman, hooks_dirs[0],
-			    n_dirs > 1 ? " or " : "", n_dirs > 1 ? hooks_dirs[1] : "");
-		else if (access(json_hook, X_OK) < 0)
-			add(d, "podman", CHECK_FAIL, "install samepage-hook where the JSON says, or fix its hook.path",
-			    "podman at %s; %s runs %s, which is not executable: %s", podman, json, json_hook, strerror(errno));
-		else
-			add(d, "podman", CHECK_OK, NULL, "podman at %s; %s runs %s for samepage.io/merge annotations", podman,
-			    json, json_hook);
-	}
-	if (!any)
-		add(d, "runtimes", CHECK_WARN, "install runc, crun or podman", "no runc, crun or podman on PATH");
-}
-
-static void check_config(struct doctor *d)
-{
-	_cleanup_error_ sp_error_t err = NULL;
-
-	d->cfg_ok = sp_config_load(d->config_path, &d->cfg, &err) == 0;
-	if (!d->cfg_ok)
-		add(d, "config", CHECK_FAIL, "fix the file: the hook warns and uses nothing from it", "%s", sp_error_msg(err));
-	else if (access(d->config_path, F_OK) < 0)
-		add(d, "config", CHECK_OK, NULL, "%s absent: defaults (domain_policy %s)", d->config_path,
-		    sp_domain_policy_name(d->cfg.domain_policy));
-	else
-		add(d, "config", CHECK_OK, NULL, "%s valid (domain_policy %s, manage_ksmd %s)", d->config_path,
-		    sp_domain_policy_name(d->cfg.domain_policy), d->cfg.manage_ksmd ? "true" : "false");
-}
-
-/* --- output ------------------------------------------------------------- */
-
-static void print_text(const struct doctor *d)
+static void print_text(const struct doctor_report *r)
 {
 	size_t i, width = 0;
 
-	for (i = 0; i < d->n; i++)
-		if (strlen(d->checks[i].name) > width)
-			width = strlen(d->checks[i].name);
-	for (i = 0; i < d->n; i++) {
-		const struct check *c = &d->checks[i];
+	for (i = 0; i < r->n; i++)
+		if (strlen(r->checks[i].name) > width)
+			width = strlen(r->checks[i].name);
+	for (i = 0; i < r->n; i++) {
+		const struct doctor_check *c = &r->checks[i];
 
-		printf("%-4s  %-*s  %s", status_names[c->status], (int)width, c->name, c->reason ? c->reason : "");
+		printf("%-4s  %-*s  %s", doctor_status_name(c->status), (int)width, c->name, c->reason);
 		if (c->action)
 			printf(" \u2014 %s", c->action);
 		putchar('\n');
 	}
 }
 
-static int print_json(const struct doctor *d)
+static void print_json(const struct doctor_report *r)
 {
 	_cleanup_(json_object_putp) json_object *root = json_object_new_object();
 	json_object *checks = json_object_new_array(), *sum = json_object_new_object();
-	int counts[3] = { 0, 0, 0 };
-	size_t i;
+	size_t counts[3], i;
 
 	json_object_object_add(root, "version", json_object_new_int(1));
-	json_object_object_add(root, "kernel", json_object_new_string(d->release));
-	for (i = 0; i < d->n; i++) {
-		const struct check *c = &d->checks[i];
+	json_object_object_add(root, "kernel", json_object_new_string(r->release));
+	for (i = 0; i < r->n; i++) {
+		const struct doctor_check *c = &r->checks[i];
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "name", json_object_new_string(c->name));
-		json_object_object_add(o, "status", json_object_new_string(status_names[c->status]));
-		json_object_object_add(o, "reason", json_object_new_string(c->reason ? c->reason : ""));
+		json_object_object_add(o, "status", json_object_new_string(doctor_status_name(c->status)));
+		json_object_object_add(o, "reason", json_object_new_string(c->reason));
 		json_object_object_add(o, "action", c->action ? json_object_new_string(c->action) : NULL);
 		json_object_array_add(checks, o);
-		counts[c->status]++;
 	}
 	json_object_object_add(root, "checks", checks);
+	doctor_report_count(r, counts);
 	for (i = 0; i < 3; i++)
-		json_object_object_add(sum, status_names[i], json_object_new_int(counts[i]));
+		json_object_object_add(sum, doctor_status_name(i), json_object_new_int((int)counts[i]));
 	json_object_object_add(root, "summary", sum);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* The hidden `samepage doctor --exec-probe`: run by doctor's probe in a
+ * child that turned whole-process KSM on before exec'ing us. */
+static int exec_probe(void)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (doctor_exec_probe_line(&line) < 0)
+		return 1;
+	puts(line);
 	return 0;
 }
 
@@ -750,9 +95,12 @@ int verb_doctor(int argc, char **argv, const struct sp_global_opts *g)
 		{ "exec-probe", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct doctor d;
-	bool json = false, failed = false;
-	size_t i;
+	static char *const probe_argv[] = { "samepage", "doctor", "--exec-probe", NULL };
+	_cleanup_(doctor_report_free) struct doctor_report r = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	struct doctor_opts o = { .probe_argv = probe_argv };
+	size_t counts[3];
+	bool json = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
@@ -775,37 +123,18 @@ int verb_doctor(int argc, char **argv, const struct sp_global_opts *g)
 		return 2;
 	}
 
-	memset(&d, 0, sizeof(d));
-	d.config_path = sp_config_path(g->config);
-	d.state_dir = sp_state_dir(g->state_dir);
-	d.native = ksm_native_available();
-
-	check_kernel(&d);
-	check_config(&d);
-	check_ksm(&d);
-	if (knob_exists("run")) {
-		check_ksmd(&d);
-		check_prctl(&d);
-		check_exec_and_vma(&d);
-		check_exec_race(&d);
-		check_features(&d);
-	}
-	check_systemd(&d);
-	check_ptrace(&d);
-	check_lsm(&d);
-	check_native(&d);
-	check_cgroup_mode(&d);
-	check_runtimes(&d);
-
+	o.config_path = sp_config_path(g->config);
+	o.state_dir = sp_state_dir(g->state_dir);
+	/* The probe forks: nothing buffered may be written twice. */
 	fflush(stdout);
-	if (json)
-		print_json(&d);
-	else
-		print_text(&d);
-	for (i = 0; i < d.n; i++) {
-		failed |= d.checks[i].status == CHECK_FAIL;
-		free(d.checks[i].reason);
-		free(d.checks[i].action);
+	if (doctor_run(&o, &r, &err) < 0) {
+		sp_cli_error("doctor: %s", sp_error_msg(err));
+		return 1;
 	}
-	return failed ? 1 : 0;
+	if (json)
+		print_json(&r);
+	else
+		print_text(&r);
+	doctor_report_count(&r, counts);
+	return counts[DOCTOR_FAIL] ? 1 : 0;
 }

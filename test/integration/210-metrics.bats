@@ -130,5 +130,5 @@ teardown() {
 	fi
 	# status shows the whole id too
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status
-	assert_output --regexp "(^|$'\n')$id +k8s +on +1 "
+	assert_line --regexp "^$id +k8s +on +1 "
 }

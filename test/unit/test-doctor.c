@@ -1,107 +1,168 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The kernel version parser and the known-bug table behind `samepage doctor`. */
+/*
+ * node/doctor: the checks against a fake KSM sysfs and config, and the
+ * exec probe for real (this test binary is the re-executed program: run
+ * with --exec-probe it prints doctor_exec_probe_line()).
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
-#include "node/kbugs.h"
+#include "base/cleanup.h"
+#include "host/ksm.h"
+#include "node/doctor.h"
 
-static void test_parse(void **state)
+static char tmp[] = "/tmp/sp-test-doctor.XXXXXX";
+static char *const probe_argv[] = { "test-doctor", "--exec-probe", NULL };
+
+static void put(const char *rel, const char *content)
 {
-	struct kernel_version v;
+	char path[512];
+	FILE *f;
 
-	(void)state;
-	assert_int_equal(kernel_version_parse("6.18.44-fc-v669", &v), 0);
-	assert_int_equal(v.major, 6);
-	assert_int_equal(v.minor, 18);
-	assert_int_equal(v.patch, 44);
-	assert_int_equal(kernel_version_parse("6.1.0-27-amd64", &v), 0);
-	assert_int_equal(v.minor, 1);
-	assert_int_equal(v.patch, 0);
-	assert_int_equal(kernel_version_parse("6.19-rc3", &v), 0);
-	assert_int_equal(v.minor, 19);
-	assert_int_equal(v.patch, 0);
-	assert_int_equal(kernel_version_parse("5.10", &v), 0);
-	assert_int_equal(v.major, 5);
-	assert_int_equal(kernel_version_parse("6", &v), -EINVAL);
-	assert_int_equal(kernel_version_parse("linux", &v), -EINVAL);
-	assert_int_equal(kernel_version_parse("", &v), -EINVAL);
-	assert_int_equal(kernel_version_parse("99999999999.1", &v), -EINVAL);
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
 }
 
-static enum kbug_verdict verdict(const char *bug, const char *release)
-{
-	struct kernel_version v;
-	const struct kbug *b = kbug_find(bug);
-
-	assert_non_null(b);
-	assert_int_equal(kernel_version_parse(release, &v), 0);
-	return kbug_check(b, &v);
-}
-
-static void test_exec_drops_ksm(void **state)
-{
-	(void)state;
-	assert_int_equal(verdict("bug_exec_drops_ksm", "6.1.0"), KBUG_NOT_APPLICABLE);
-	assert_int_equal(verdict("bug_exec_drops_ksm", "6.4.0"), KBUG_AFFECTED);
-	assert_int_equal(verdict("bug_exec_drops_ksm", "6.6.58"), KBUG_AFFECTED);
-	assert_int_equal(verdict("bug_exec_drops_ksm", "6.7"), KBUG_FIXED);
-	assert_int_equal(verdict("bug_exec_drops_ksm", "7.0.1"), KBUG_FIXED);
-}
-
-static void test_vma_merge(void **state)
-{
-	(void)state;
-	/* Not backported: every 6.4 - 6.16 kernel has it, stable or not. */
-	assert_int_equal(verdict("bug_vma_merge", "6.3.13"), KBUG_NOT_APPLICABLE);
-	assert_int_equal(verdict("bug_vma_merge", "6.12.117"), KBUG_AFFECTED);
-	assert_int_equal(verdict("bug_vma_merge", "6.16.9"), KBUG_AFFECTED);
-	assert_int_equal(verdict("bug_vma_merge", "6.17.0"), KBUG_FIXED);
-	assert_int_equal(verdict("bug_vma_merge", "6.18.44"), KBUG_FIXED);
-}
-
-static void test_exec_race(void **state)
-{
-	(void)state;
-	/* Sent to stable: older kernels may or may not carry the fix. */
-	assert_int_equal(verdict("bug_exec_race", "6.12.117"), KBUG_MAYBE);
-	assert_int_equal(verdict("bug_exec_race", "6.18.44"), KBUG_MAYBE);
-	assert_int_equal(verdict("bug_exec_race", "6.19.1"), KBUG_FIXED);
-	assert_int_equal(verdict("bug_exec_race", "5.15.0"), KBUG_NOT_APPLICABLE);
-}
-
-static void test_table_complete(void **state)
+static const struct doctor_check *find(const struct doctor_report *r, const char *name)
 {
 	size_t i;
 
-	(void)state;
-	assert_true(n_kbugs >= 3);
-	for (i = 0; i < n_kbugs; i++) {
-		const struct kbug *b = &kbugs[i];
-		struct kernel_version since = { b->since_major, b->since_minor, 0 };
-
-		assert_non_null(b->summary);
-		assert_non_null(b->reference);
-		assert_non_null(b->action);
-		assert_true(strncmp(b->name, "bug_", 4) == 0);
-		/* The fix comes after the bug. */
-		assert_true(kernel_version_cmp(&since, b->fixed_major, b->fixed_minor) < 0);
-		assert_null(kbug_find("no-such-bug"));
-	}
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->checks[i].name, name) == 0)
+			return &r->checks[i];
+	return NULL;
 }
 
-int main(void)
+static void run(const char *config, struct doctor_report *r)
+{
+	char cfg[512];
+	struct doctor_opts o = { .config_path = cfg, .state_dir = tmp, .probe_argv = probe_argv };
+	sp_error_t err = NULL;
+
+	snprintf(cfg, sizeof(cfg), "%s/%s", tmp, config);
+	assert_int_equal(doctor_run(&o, r, &err), 0);
+}
+
+/* No KSM in the kernel: ksm fails, the checks that need it are not run. */
+static void test_no_ksm(void **state)
+{
+	struct doctor_report r;
+	size_t counts[3];
+	char dir[512];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/noksm", tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	setenv("SAMEPAGE_KSM_SYSFS", dir, 1);
+	run("absent.conf", &r);
+	unsetenv("SAMEPAGE_KSM_SYSFS");
+	assert_int_equal(find(&r, "ksm")->status, DOCTOR_FAIL);
+	assert_non_null(strstr(find(&r, "ksm")->reason, "KSM is not built into this kernel"));
+	assert_non_null(find(&r, "ksm")->action);
+	assert_null(find(&r, "prctl_exec"));
+	assert_null(find(&r, "smart_scan"));
+	assert_int_equal(find(&r, "config")->status, DOCTOR_OK);
+	assert_non_null(strstr(find(&r, "config")->reason, "absent"));
+	assert_non_null(find(&r, "hook"));
+	doctor_report_count(&r, counts);
+	assert_int_equal(counts[0] + counts[1] + counts[2], r.n);
+	assert_true(counts[DOCTOR_FAIL] >= 1);
+	doctor_report_free(&r);
+}
+
+static void test_old_ksm_and_bad_config(void **state)
+{
+	static const char *const knobs[] = { "run", "pages_to_scan", "sleep_millisecs", "pages_shared" };
+	struct doctor_report r;
+	char dir[512], rel[64];
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/oldksm", tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(rel, sizeof(rel), "oldksm/%s", knobs[i]);
+		put(rel, "0\n");
+	}
+	put("bad.conf", "{\"domain_policy\": \"everyone\"}\n");
+	setenv("SAMEPAGE_KSM_SYSFS", dir, 1);
+	run("bad.conf", &r);
+	unsetenv("SAMEPAGE_KSM_SYSFS");
+	assert_int_equal(find(&r, "smart_scan")->status, DOCTOR_WARN);
+	assert_int_equal(find(&r, "advisor")->status, DOCTOR_WARN);
+	assert_int_equal(find(&r, "zero_pages")->status, DOCTOR_WARN);
+	assert_int_equal(find(&r, "config")->status, DOCTOR_FAIL);
+	assert_non_null(strstr(find(&r, "config")->reason, "domain_policy"));
+	/* every non-ok check says what to do */
+	for (i = 0; i < r.n; i++)
+		if (r.checks[i].status != DOCTOR_OK && !r.checks[i].action)
+			fail_msg("check %s: no action", r.checks[i].name);
+	doctor_report_free(&r);
+}
+
+/* The probe for real: whole-process KSM set before exec survives it on
+ * Linux >= 6.7 (this test binary is the exec'd program). */
+static void test_exec_probe(void **state)
+{
+	const struct doctor_check *c;
+	struct doctor_report r;
+
+	(void)state;
+	if (ksm_prctl_get_self() < 0 || prctl(PR_SET_MEMORY_MERGE, 0UL, 0UL, 0UL, 0UL) < 0)
+		skip(); /* no whole-process KSM here, or not allowed to set it */
+	run("absent.conf", &r);
+	c = find(&r, "prctl_exec");
+	assert_non_null(c);
+	if (c->status != DOCTOR_OK)
+		fail_msg("prctl_exec: %s", c->reason);
+	assert_true(strncmp(c->reason, "probe: ", 7) == 0);
+	assert_true(strncmp(find(&r, "bug_vma_merge")->reason, "probe: ", 7) == 0 ||
+		    strncmp(find(&r, "bug_vma_merge")->reason, "cannot tell", 11) == 0);
+	doctor_report_free(&r);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_exec_drops_ksm),
-		cmocka_unit_test(test_vma_merge),
-		cmocka_unit_test(test_exec_race),
-		cmocka_unit_test(test_table_complete),
+		cmocka_unit_test(test_no_ksm),
+		cmocka_unit_test(test_old_ksm_and_bad_config),
+		cmocka_unit_test(test_exec_probe),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (argc == 2 && strcmp(argv[1], "--exec-probe") == 0) {
+		_cleanup_free_ char *line = NULL;
+
+		if (doctor_exec_probe_line(&line) < 0)
+			return 1;
+		puts(line);
+		return 0;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
