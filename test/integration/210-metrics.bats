@@ -21,6 +21,22 @@ teardown() {
 	teardown_common
 }
 
+# A sleeper in a cgroup of our own (OWN_CG, in the pids hierarchy), and a
+# state file with one container entry over it: own_cgroup_entry NAME ID DOMAIN.
+own_cgroup_entry() {
+	OWN_CG=/sys/fs/cgroup/pids/$1
+	mkdir "$OWN_CG"
+	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
+	SLEEPER=$!
+	local start
+	for _ in $(seq 1 50); do grep -qx "$SLEEPER" "$OWN_CG/cgroup.procs" && break; sleep 0.1; done
+	start=$(awk '{sub(/^.*\) /, ""); print $20}' "/proc/$SLEEPER/stat")
+	jq -n --arg id "$2" --arg dom "$3" --arg cg "$OWN_CG" --argjson pid "$SLEEPER" --argjson st "$start" \
+		'{version: 1, containers: [{id: $id, domain: $dom, pid: $pid, start_time: $st,
+		  enabled: true, backend: "stock", cgroup: $cg, since: 1}], ksmd: {managed: false, knobs: []}}' \
+		> "$STATE_DIR/state.json"
+}
+
 @test "metrics: the validator rejects what is not the text format" {
 	printf '# TYPE samepage_x gauge\nsamepage_x{a="b"} 1\n' > "$BATS_TEST_TMPDIR/good"
 	run_ok prom_validate "$BATS_TEST_TMPDIR/good"
@@ -64,17 +80,7 @@ teardown() {
 
 @test "metrics: label values are escaped" {
 	# A state entry with an awkward id, over a cgroup of our own.
-	OWN_CG=/sys/fs/cgroup/pids/samepage-test-metrics-$$
-	mkdir "$OWN_CG"
-	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
-	SLEEPER=$!
-	local start
-	for _ in $(seq 1 50); do grep -qx "$SLEEPER" "$OWN_CG/cgroup.procs" && break; sleep 0.1; done
-	start=$(awk '{sub(/^.*\) /, ""); print $20}' "/proc/$SLEEPER/stat")
-	jq -n --arg cg "$OWN_CG" --argjson pid "$SLEEPER" --argjson st "$start" \
-		'{version: 1, containers: [{id: "we\"ird\\name\nx", domain: "d\"1", pid: $pid, start_time: $st,
-		  enabled: true, backend: "stock", cgroup: $cg, since: 1}], ksmd: {managed: false, knobs: []}}' \
-		> "$STATE_DIR/state.json"
+	own_cgroup_entry "samepage-test-metrics-$$" "$(printf 'we"ird\\name\nx')" 'd"1'
 	"$SAMEPAGE" --state-dir "$STATE_DIR" metrics > "$BATS_TEST_TMPDIR/out.prom"
 	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"
 	run_ok cat "$BATS_TEST_TMPDIR/out.prom"
@@ -104,17 +110,8 @@ teardown() {
 	local id
 	id=$(printf 'kubepods-burstable-pod%s' "$(head -c 200 /dev/zero | tr '\0' 'a')" | head -c 212)
 	[ "${#id}" -eq 212 ] || fail "id is ${#id} characters"
-	OWN_CG=/sys/fs/cgroup/pids/$id
-	mkdir "$OWN_CG"
-	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
-	SLEEPER=$!
-	local start s
-	for _ in $(seq 1 50); do grep -qx "$SLEEPER" "$OWN_CG/cgroup.procs" && break; sleep 0.1; done
-	start=$(awk '{sub(/^.*\) /, ""); print $20}' "/proc/$SLEEPER/stat")
-	jq -n --arg id "$id" --arg cg "$OWN_CG" --argjson pid "$SLEEPER" --argjson st "$start" \
-		'{version: 1, containers: [{id: $id, domain: "k8s", pid: $pid, start_time: $st,
-		  enabled: true, backend: "stock", cgroup: $cg, since: 1}], ksmd: {managed: false, knobs: []}}' \
-		> "$STATE_DIR/state.json"
+	own_cgroup_entry "$id" "$id" k8s
+	local s
 	"$SAMEPAGE" --state-dir "$STATE_DIR" metrics > "$BATS_TEST_TMPDIR/out.prom"
 	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"
 	run_ok cat "$BATS_TEST_TMPDIR/out.prom"
