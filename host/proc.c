@@ -44,6 +44,12 @@ int proc_info_parse(const char *line, struct proc_info *pi)
 		case 4:
 			pi->ppid = (pid_t)strtol(p, NULL, 10);
 			break;
+		case 14:
+			pi->utime = strtoull(p, NULL, 10);
+			break;
+		case 15:
+			pi->stime = strtoull(p, NULL, 10);
+			break;
 		case 20:
 			pi->num_threads = strtol(p, NULL, 10);
 			break;

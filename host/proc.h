@@ -13,6 +13,8 @@ struct proc_info {
 	pid_t pid;
 	pid_t ppid;
 	char state;                    /* R, S, D, Z, X, t, T, ... */
+	unsigned long long utime;      /* fields 14, 15: CPU time in clock ticks */
+	unsigned long long stime;
 	unsigned long long start_time; /* field 22: clock ticks after boot */
 	long num_threads;
 	char comm[32];

@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HOOK=$ROOT/build/samepage-hook
 SAMEPAGE=$ROOT/build/samepage
-KSM=/sys/kernel/mm/ksm
+source "$ROOT/test/ksm-knobs.bash"
 WORK=$(mktemp -d /tmp/samepage-demo.XXXXXX)
 RT_ROOT=$WORK/runc
 STATE=$WORK/state
@@ -22,19 +22,12 @@ SAVED=""
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cleanup() {
-	local id k v
+	local id
 	for id in $(runc --root "$RT_ROOT" list -q 2>/dev/null); do
 		runc --root "$RT_ROOT" delete -f "$id" >/dev/null 2>&1 || true
 	done
 	for d in /sys/fs/cgroup/*/"$CG"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
-	if [ -n "$SAVED" ]; then
-		for k in pages_to_scan sleep_millisecs run; do
-			v=$(awk -v k=$k '$1 == k {print $2}' "$SAVED")
-			[ -n "$v" ] && echo "$v" > $KSM/$k
-		done
-		v=$(awk '$1 == "advisor_mode" {print $2}' "$SAVED")
-		[ -n "$v" ] && echo "$v" > $KSM/advisor_mode 2>/dev/null
-	fi
+	[ -z "$SAVED" ] || ksm_knobs_restore "$SAVED"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -44,12 +37,8 @@ for c in runc jq busybox gcc; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (the hook uses ptrace, ksmd knobs are root's)" >&2; exit 1; }
 
-exec {LOCK}>/run/lock/samepage-ksm.lock
-flock "$LOCK"
 SAVED=$WORK/ksm-saved
-for k in run pages_to_scan sleep_millisecs advisor_mode; do
-	[ -f $KSM/$k ] && echo "$k $(sed 's/.*\[\(.*\)\].*/\1/' $KSM/$k)" >> "$SAVED"
-done
+ksm_knobs_save "$SAVED"
 
 gcc -O2 -static -o "$WORK/fillmem" "$ROOT/test/integration/fillmem.c"
 
@@ -70,16 +59,13 @@ bundle() {
 }
 
 say "ksmd: scanning fast for the demo (knobs are put back at the end)"
-[ -f $KSM/advisor_mode ] && echo none > $KSM/advisor_mode
-echo 5000 > $KSM/pages_to_scan
-echo 20 > $KSM/sleep_millisecs
-echo 1 > $KSM/run
+ksm_knobs_fast 5000 20
 
 say "starting web-1 and web-2 (domain team-a) and batch-1 (domain team-b), $MIB MiB of identical memory each"
 for spec in web-1:team-a web-2:team-a batch-1:team-b; do
 	name=${spec%%:*}
 	bundle "$name" "${spec#*:}"
-	runc --root "$RT_ROOT" run -d -b "$WORK/$name" "$name" < /dev/null > "$WORK/$name.log" 2>&1 {LOCK}>&-
+	runc --root "$RT_ROOT" run -d -b "$WORK/$name" "$name" < /dev/null > "$WORK/$name.log" 2>&1 {KSM_LOCK_FD}>&-
 	echo "  $name started (pid $(runc --root "$RT_ROOT" state "$name" | jq .pid))"
 done
 

@@ -22,11 +22,6 @@ teardown() {
 		kill -TERM "$GOV_PID"
 		wait "$GOV_PID" || true
 	fi
-	# ksm_restore writes pages_to_scan before advisor_mode, and the kernel
-	# refuses pages_to_scan while the advisor is on.
-	if [ -n "${KSM_SAVED:-}" ] && [ -f $KSM/advisor_mode ]; then
-		echo none > $KSM/advisor_mode
-	fi
 	teardown_common
 }
 

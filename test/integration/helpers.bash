@@ -13,7 +13,8 @@ HOOK=${SAMEPAGE_HOOK:-$ROOT/build/samepage-hook}
 SAMEPAGE=${SAMEPAGE_BIN:-$ROOT/build/samepage}
 RUNTIME=${RUNTIME:-runc}
 KSM=/sys/kernel/mm/ksm
-KSM_KNOBS="run pages_to_scan sleep_millisecs advisor_mode smart_scan use_zero_pages merge_across_nodes max_page_sharing stable_node_chains_prune_millisecs advisor_max_cpu advisor_min_pages_to_scan advisor_max_pages_to_scan advisor_target_scan_time"
+# KSM_KNOBS, ksm_knob, ksm_knobs_save/restore: one list and order for every script
+source "$ROOT/test/ksm-knobs.bash"
 CGROUP_PARENT=samepage-test
 
 # Log a command and its output, and check its exit status:
@@ -111,60 +112,21 @@ remove_test_cgroups() {
 }
 
 # Take the machine-wide KSM test lock and save every knob; ksm_restore
-# (called by teardown) puts them back.
+# (called by teardown) puts them back (test/ksm-knobs.bash).
 ksm_save() {
-	local k
-	exec {KSM_LOCK_FD}>/run/lock/samepage-ksm.lock
-	flock "$KSM_LOCK_FD"
 	KSM_SAVED=$BATS_TEST_TMPDIR/ksm-saved
-	: > "$KSM_SAVED"
-	for k in $KSM_KNOBS; do
-		[ -f "$KSM/$k" ] || continue
-		echo "$k $(ksm_knob "$k")" >> "$KSM_SAVED"
-	done
-}
-
-# A knob's value; selector knobs ("[none] scan-time") give the selected word.
-ksm_knob() {
-	sed -e 's/.*\[\(.*\)\].*/\1/' "$KSM/$1"
+	ksm_knobs_save "$KSM_SAVED"
 }
 
 ksm_restore() {
-	local k v
-	[ -n "${KSM_SAVED:-}" ] && [ -f "$KSM_SAVED" ] || return 0
-	# Scan rate first: ksmd holds its mutex for a whole batch of
-	# pages_to_scan pages, and writes to `run` wait for that mutex (seconds
-	# on a loaded machine with a large batch).
-	# The advisor refuses pages_to_scan writes while it runs: off first,
-	# back to its saved mode last.
-	[ -f $KSM/advisor_mode ] && [ "$(ksm_knob advisor_mode)" != none ] && echo none > $KSM/advisor_mode
-	for k in pages_to_scan sleep_millisecs run; do
-		v=$(awk -v k=$k '$1 == k {print $2}' "$KSM_SAVED")
-		if [ -n "$v" ] && [ "$(ksm_knob "$k")" != "$v" ]; then
-			echo "$v" > "$KSM/$k" || echo "warning: cannot restore $k=$v" >&2
-		fi
-	done
-	while read -r k v; do
-		[ "$k" = advisor_mode ] && continue
-		[ "$(ksm_knob "$k")" = "$v" ] || echo "$v" > "$KSM/$k" 2>/dev/null || echo "warning: cannot restore $k=$v" >&2
-	done < "$KSM_SAVED"
-	v=$(awk '$1 == "advisor_mode" {print $2}' "$KSM_SAVED")
-	if [ -n "$v" ] && [ "$(ksm_knob advisor_mode)" != "$v" ]; then
-		echo "$v" > $KSM/advisor_mode || echo "warning: cannot restore advisor_mode=$v" >&2
-	fi
+	[ -n "${KSM_SAVED:-}" ] || return 0
+	ksm_knobs_restore "$KSM_SAVED"
 	KSM_SAVED=""
-	if [ -n "${KSM_LOCK_FD:-}" ]; then
-		exec {KSM_LOCK_FD}>&-
-		KSM_LOCK_FD=""
-	fi
 }
 
 # Fast merging for tests (after ksm_save).
 ksm_fast() {
-	[ -f $KSM/advisor_mode ] && echo none > $KSM/advisor_mode
-	echo 5000 > $KSM/pages_to_scan
-	echo 20 > $KSM/sleep_millisecs
-	echo 1 > $KSM/run
+	ksm_knobs_fast 5000 20
 }
 
 # Static build of the memory-filling workload, shared by all tests.

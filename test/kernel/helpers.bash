@@ -11,7 +11,9 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 HOOK=${SAMEPAGE_HOOK:-$ROOT/build/samepage-hook}
 FILLMEM=$ROOT/build/test/fillmem
 KSM=/sys/kernel/mm/ksm
-KSM_KNOBS="run advisor_mode pages_to_scan sleep_millisecs"
+# KSM_KNOBS, ksm_knob, ksm_knobs_save/restore: the same list and order as
+# the host suite, without a fork per knob
+source "$ROOT/test/ksm-knobs.bash"
 CG_PARENT=samepage-ktest
 # RUNTIME=runc (default) or crun: both work on the guest's pure cgroup v2.
 RUNTIME=${RUNTIME:-runc}
@@ -80,36 +82,16 @@ rt() {
 }
 
 ksm_save() {
-	local k
-	exec {KSM_LOCK_FD}>/run/lock/samepage-ksm.lock
-	flock "$KSM_LOCK_FD"
-	: >"$BATS_TEST_TMPDIR/ksm-saved"
-	for k in $KSM_KNOBS; do
-		# selector knobs ("[none] scan-time") are saved as the selected word
-		echo "$k $(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$k")" >>"$BATS_TEST_TMPDIR/ksm-saved"
-	done
+	ksm_knobs_save "$BATS_TEST_TMPDIR/ksm-saved"
 }
 
 ksm_restore() {
-	local k v
-	[ -f "$BATS_TEST_TMPDIR/ksm-saved" ] || return 0
-	echo 0 >"$KSM/run"
-	# advisor_mode first: pages_to_scan cannot be set while an advisor runs
-	while read -r k v; do
-		[ "$k" = run ] || [ "$k" = pages_to_scan ] || echo "$v" >"$KSM/$k"
-	done <"$BATS_TEST_TMPDIR/ksm-saved"
-	echo "$(kv "$BATS_TEST_TMPDIR/ksm-saved" pages_to_scan)" >"$KSM/pages_to_scan"
-	echo "$(kv "$BATS_TEST_TMPDIR/ksm-saved" run)" >"$KSM/run"
-	rm -f "$BATS_TEST_TMPDIR/ksm-saved"
-	exec {KSM_LOCK_FD}>&-
+	ksm_knobs_restore "$BATS_TEST_TMPDIR/ksm-saved"
 }
 
 ksm_fast() {
 	# the hook may have chosen the scan-time advisor, which owns pages_to_scan
-	echo none >"$KSM/advisor_mode"
-	echo 20000 >"$KSM/pages_to_scan"
-	echo 10 >"$KSM/sleep_millisecs"
-	echo 1 >"$KSM/run"
+	ksm_knobs_fast 20000 10
 }
 
 # json_strings A B C -> "A","B","C" (test arguments only: no quoting needed)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The governor's decisions fed with synthetic ksmd sequences, and its knob
- * undo list against a fake /sys/kernel/mm/ksm (SAMEPAGE_KSM_SYSFS).
+ * The governor's decisions (node/governor.c, the pure state machine) fed
+ * with synthetic ksmd sequences.  Its actuator and the knobs it puts back
+ * are tested in test-ksmd.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +21,6 @@
 #include "base/fileio.h"
 #include "node/governor.h"
 #include "node/state.h"
-#include "host/ksm.h"
-#include "node/ksmd.h"
-#include "node/ksmd-gov.h"
 
 static void default_params(struct gov_params *p)
 {
@@ -373,220 +371,6 @@ static void test_reset_keeps_params(void **state)
 	assert_int_equal(k.pages_to_scan, 4000);
 }
 
-static void test_parse_stat_cpu(void **state)
-{
-	double secs = 0;
-
-	(void)state;
-	assert_int_equal(ksmd_parse_stat_cpu("37 (ksmd) S 2 0 0 0 -1 2129984 0 0 0 0 150 2350 0 0 25 5 1 0 12 0 0 "
-					     "18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 1 0 0 0 0 0",
-					     100, &secs),
-			 0);
-	assert_true(secs > 24.99 && secs < 25.01);
-	assert_int_equal(ksmd_parse_stat_cpu("1 (a) b) S 2 0 0 0 -1 0 0 0 0 0 7 3", 100, &secs), 0);
-	assert_true(secs > 0.099 && secs < 0.101);
-	assert_int_equal(ksmd_parse_stat_cpu("1 (x) S 2", 100, &secs), -EINVAL);
-	assert_int_equal(ksmd_parse_stat_cpu("garbage", 100, &secs), -EINVAL);
-}
-
-static void test_find_ksmd(void **state)
-{
-	sp_error_t err = NULL;
-	double secs = -1;
-	int pid;
-
-	(void)state;
-	if (access("/sys/kernel/mm/ksm/run", F_OK) != 0)
-		skip();
-	pid = ksmd_find_pid(&err);
-	assert_true(pid > 2);
-	assert_int_equal(ksmd_cpu_seconds(pid, &secs, &err), 0);
-	assert_true(secs >= 0);
-	sp_error_free(&err);
-}
-
-/* The undo list against a fake KSM sysfs directory. */
-static char sysfs[] = "/tmp/sp-test-governor.XXXXXX";
-
-static void put(const char *name, const char *value)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", sysfs, name);
-	assert_int_equal(write_file_atomic(path, value, strlen(value), 0644, NULL), 0);
-}
-
-static void assert_knob(const char *name, const char *want)
-{
-	_cleanup_free_ char *v = NULL;
-
-	assert_int_equal(ksm_knob_read(name, &v, NULL), 0);
-	assert_string_equal(v, want);
-}
-
-static const struct sp_knob_change *record(const struct sp_state *st, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_knobs; i++)
-		if (strcmp(st->knobs[i].name, name) == 0)
-			return &st->knobs[i];
-	return NULL;
-}
-
-static int undo_setup(void **state)
-{
-	(void)state;
-	strcpy(sysfs, "/tmp/sp-test-governor.XXXXXX");
-	assert_non_null(mkdtemp(sysfs));
-	setenv("SAMEPAGE_KSM_SYSFS", sysfs, 1);
-	/* ksmd as the hook leaves it: it turned run on and the advisor. */
-	put("run", "1\n");
-	put("advisor_mode", "none [scan-time]\n");
-	put("pages_to_scan", "500\n");
-	put("sleep_millisecs", "20\n");
-	return 0;
-}
-
-static int undo_teardown(void **state)
-{
-	char cmd[300];
-
-	(void)state;
-	unsetenv("SAMEPAGE_KSM_SYSFS");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sysfs);
-	assert_int_equal(system(cmd), 0);
-	return 0;
-}
-
-static void hook_records(struct sp_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->ksmd_managed = true;
-	st->n_knobs = 2;
-	strcpy(st->knobs[0].name, "advisor_mode");
-	strcpy(st->knobs[0].saved, "none");
-	strcpy(st->knobs[0].set, "scan-time");
-	strcpy(st->knobs[1].name, "run");
-	strcpy(st->knobs[1].saved, "0");
-	strcpy(st->knobs[1].set, "1");
-}
-
-/* The governor switches the advisor off, boosts, decays; on shutdown
- * ksmd is back as the hook left it and the records as the hook made them. */
-static void test_undo_restores_hook_setting(void **state)
-{
-	struct ksmd_gov_undo u = { 0 };
-	struct sp_state st;
-	sp_error_t err = NULL;
-
-	(void)state;
-	hook_records(&st);
-	assert_int_equal(ksmd_gov_set(&u, &st, "advisor_mode", "none", &err), 0);
-	put("pages_to_scan", "100\n"); /* what the kernel does when the advisor goes off */
-	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
-	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
-	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "100", &err), 0);
-	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "200", &err), 0);
-	assert_knob("advisor_mode", "none");
-	assert_knob("pages_to_scan", "100");
-	assert_knob("sleep_millisecs", "200");
-	assert_int_equal(st.n_knobs, 4);
-	assert_string_equal(record(&st, "advisor_mode")->set, "none");
-	assert_string_equal(record(&st, "advisor_mode")->saved, "none");
-	assert_string_equal(record(&st, "sleep_millisecs")->saved, "20");
-	assert_string_equal(record(&st, "pages_to_scan")->saved, "100");
-	assert_int_equal(u.n, 3);
-
-	/* pages_to_scan already holds its value from before: 2 writes. */
-	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 2);
-	assert_knob("sleep_millisecs", "20");
-	assert_knob("advisor_mode", "scan-time");
-	assert_int_equal(u.n, 0);
-	assert_int_equal(st.n_knobs, 2);
-	assert_string_equal(record(&st, "advisor_mode")->set, "scan-time");
-	assert_null(record(&st, "pages_to_scan"));
-	assert_null(record(&st, "sleep_millisecs"));
-
-	/* And the hook's last poststop then restores the original ksmd. */
-	assert_int_equal(ksmd_release(&st, &err), 2);
-	assert_knob("run", "0");
-	assert_knob("advisor_mode", "none");
-	sp_error_free(&err);
-}
-
-/* The governor died without restoring: the hook's release still puts
- * every knob back from the records the governor made. */
-static void test_release_after_governor_crash(void **state)
-{
-	struct ksmd_gov_undo u = { 0 };
-	struct sp_state st;
-	sp_error_t err = NULL;
-
-	(void)state;
-	hook_records(&st);
-	assert_int_equal(ksmd_gov_set(&u, &st, "advisor_mode", "none", &err), 0);
-	put("pages_to_scan", "100\n");
-	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
-	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
-	/* no ksmd_gov_restore: crash */
-	assert_true(ksmd_release(&st, &err) >= 3);
-	assert_knob("run", "0");
-	assert_knob("pages_to_scan", "100");
-	assert_knob("sleep_millisecs", "20");
-	assert_knob("advisor_mode", "none");
-	assert_int_equal(st.n_knobs, 0);
-	sp_error_free(&err);
-}
-
-/* A knob someone else changed while the governor ran stays theirs. */
-static void test_undo_leaves_foreign_change(void **state)
-{
-	struct ksmd_gov_undo u = { 0 };
-	struct sp_state st;
-	sp_error_t err = NULL;
-
-	(void)state;
-	hook_records(&st);
-	put("advisor_mode", "[none] scan-time\n");
-	assert_int_equal(ksmd_gov_set(&u, &st, "sleep_millisecs", "10", &err), 0);
-	assert_int_equal(ksmd_gov_set(&u, &st, "pages_to_scan", "4000", &err), 0);
-	put("sleep_millisecs", "50\n"); /* the operator */
-	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 1);
-	assert_knob("sleep_millisecs", "50");
-	assert_knob("pages_to_scan", "500");
-	assert_null(record(&st, "pages_to_scan"));
-	/* The stale record cannot make the hook touch the operator's value. */
-	assert_int_equal(ksmd_release(&st, &err), 1); /* run only */
-	assert_knob("sleep_millisecs", "50");
-	sp_error_free(&err);
-}
-
-/* A restarted governor adopts what its previous run recorded. */
-static void test_note_adopts_records(void **state)
-{
-	struct ksmd_gov_undo u = { 0 };
-	struct sp_state st;
-	sp_error_t err = NULL;
-
-	(void)state;
-	hook_records(&st);
-	put("advisor_mode", "[none] scan-time\n");
-	strcpy(st.knobs[0].set, "none");
-	st.n_knobs = 3;
-	strcpy(st.knobs[2].name, "pages_to_scan");
-	strcpy(st.knobs[2].saved, "100");
-	strcpy(st.knobs[2].set, "4000");
-	put("pages_to_scan", "4000\n");
-	assert_int_equal(ksmd_gov_note(&u, "advisor_mode", "scan-time", "none", true), 0);
-	assert_int_equal(ksmd_gov_note(&u, "pages_to_scan", "100", "4000", false), 0);
-	assert_int_equal(ksmd_gov_restore(&u, &st, &err), 2);
-	assert_knob("pages_to_scan", "100");
-	assert_knob("advisor_mode", "scan-time");
-	assert_int_equal(st.n_knobs, 2);
-	sp_error_free(&err);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,12 +387,6 @@ int main(void)
 		cmocka_unit_test(test_reboost_from_idle),
 		cmocka_unit_test(test_event_respects_spent_budget),
 		cmocka_unit_test(test_reset_keeps_params),
-		cmocka_unit_test(test_parse_stat_cpu),
-		cmocka_unit_test(test_find_ksmd),
-		cmocka_unit_test_setup_teardown(test_undo_restores_hook_setting, undo_setup, undo_teardown),
-		cmocka_unit_test_setup_teardown(test_release_after_governor_crash, undo_setup, undo_teardown),
-		cmocka_unit_test_setup_teardown(test_undo_leaves_foreign_change, undo_setup, undo_teardown),
-		cmocka_unit_test_setup_teardown(test_note_adopts_records, undo_setup, undo_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
