@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Node state, domain policy, config and ksmd management decisions. */
+/* Node state (and, until they get their own files, config and ksmd management). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 
 #include "node/config.h"
 #include "base/fileio.h"
-#include "node/policy.h"
 #include "node/state.h"
 #include "host/ksm.h"
 #include "node/ksmd.h"
@@ -156,39 +155,6 @@ static void test_state_concurrent(void **unused)
 	}
 	assert_int_equal(sp_state_load(dir, &st, NULL), 0);
 	assert_int_equal(st.n_containers, n);
-	sp_state_free(&st);
-}
-
-static void test_policy(void **unused)
-{
-	struct sp_state st = { 0 };
-	struct sp_verdict v;
-
-	(void)unused;
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "a", "c1");
-	assert_true(v.allow);
-
-	add(&st, "c1", "a", 10, true);
-	add(&st, "c9", "b", 11, false); /* refused entries own nothing */
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "a", "c2");
-	assert_true(v.allow);
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c3");
-	assert_false(v.allow);
-	assert_string_equal(v.owner, "a");
-	assert_int_equal(v.owner_count, 1);
-	assert_string_equal(sp_policy_owner(&st), "a");
-
-	v = sp_policy_decide(&st, SP_POLICY_SHARED, "b", "c3");
-	assert_true(v.allow);
-
-	/* the same container asking again is not its own rival */
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c1");
-	assert_true(v.allow);
-
-	sp_state_remove(&st, "c1");
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c3");
-	assert_true(v.allow);
-	assert_null(sp_policy_owner(&st));
 	sp_state_free(&st);
 }
 
@@ -376,7 +342,6 @@ int main(void)
 		cmocka_unit_test(test_state_missing_and_corrupt),
 		cmocka_unit_test(test_state_prune),
 		cmocka_unit_test(test_state_concurrent),
-		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_ksmd_take_release),
 		cmocka_unit_test(test_ksmd_someone_elses),
