@@ -11,21 +11,20 @@ static int error_status(int errnum)
 	return errnum > 0 ? -errnum : -EINVAL;
 }
 
-int sp_error_set(sp_error_t *err, int errnum, const char *fmt, ...)
+/* status: the errno the error stands for (0: EINVAL); suffix: the errno
+ * whose strerror() ends the message, or 0 for none. */
+static int error_vset(sp_error_t *err, int status, int suffix, const char *fmt, va_list ap)
 {
 	char *base = NULL, *msg = NULL;
-	va_list ap;
 
 	if (!err)
-		return error_status(errnum);
+		return error_status(status);
 
-	va_start(ap, fmt);
 	if (vasprintf(&base, fmt, ap) < 0)
 		base = NULL;
-	va_end(ap);
 
-	if (base && errnum > 0) {
-		if (asprintf(&msg, "%s: %s", base, strerror(errnum)) < 0)
+	if (base && suffix > 0) {
+		if (asprintf(&msg, "%s: %s", base, strerror(suffix)) < 0)
 			msg = NULL;
 		free(base);
 	} else {
@@ -35,12 +34,35 @@ int sp_error_set(sp_error_t *err, int errnum, const char *fmt, ...)
 	sp_error_free(err);
 	*err = calloc(1, sizeof(**err));
 	if (*err) {
-		(*err)->status = errnum > 0 ? errnum : 0;
+		/* What set returned is what every wrap returns. */
+		(*err)->status = status > 0 ? status : EINVAL;
 		(*err)->msg = msg;
 	} else {
 		free(msg);
 	}
-	return error_status(errnum);
+	return error_status(status);
+}
+
+int sp_error_set(sp_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = error_vset(err, errnum, errnum, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int sp_error_setx(sp_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = error_vset(err, errnum, 0, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 int sp_error_wrap(sp_error_t *err, const char *fmt, ...)

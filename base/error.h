@@ -13,7 +13,7 @@
 #include <stdarg.h>
 
 struct sp_error_s {
-	int status; /* positive errno, or 0 when the failure is not a syscall's */
+	int status; /* positive errno the error stands for (EINVAL when none was given) */
 	char *msg;
 };
 typedef struct sp_error_s *sp_error_t;
@@ -25,8 +25,15 @@ typedef struct sp_error_s *sp_error_t;
 int sp_error_set(sp_error_t *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix the current message with "context: ".  Returns the negative status
- * of the error being wrapped (or -EINVAL). */
+/* Like sp_error_set(), but the message gets no strerror() suffix: for a
+ * failure that is not a syscall's yet has its errno, such as a refusal by
+ * the domain policy (`return sp_error_setx(err, EPERM, "domain ...");`). */
+int sp_error_setx(sp_error_t *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefix the current message with "context: ".  Returns what the call that
+ * set the error returned (-EPERM stays -EPERM; -EINVAL when there is no
+ * error). */
 int sp_error_wrap(sp_error_t *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

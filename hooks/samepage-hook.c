@@ -15,29 +15,19 @@
 #include <stdarg.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "node/config.h"
 #include "base/fileio.h"
+#include "node/admit.h"
+#include "node/config.h"
 #include "node/policy.h"
-#include "node/state.h"
 #include "oci/oci.h"
-#include "node/backend.h"
-#include "node/ksmd.h"
-#include "host/proc.h"
-
-enum hook_stage {
-	STAGE_CREATE,   /* createRuntime or prestart */
-	STAGE_POSTSTOP,
-};
 
 struct hook_opts {
-	enum hook_stage stage;
+	bool create;            /* createRuntime or prestart; else poststop */
 	const char *stage_name;
-	const char *config;
-	const char *state_dir;
+	struct sp_node_paths paths;
 };
 
 /* Runtimes differ in what they do with a hook's stderr (runc shows it only
@@ -102,10 +92,10 @@ static int parse_args(int argc, char **argv, struct hook_opts *o)
 	while ((c = getopt_long(argc, argv, "+c:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			o->config = optarg;
+			o->paths.config = optarg;
 			break;
 		case 's':
-			o->state_dir = optarg;
+			o->paths.state_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -124,126 +114,42 @@ static int parse_args(int argc, char **argv, struct hook_opts *o)
 		return -EINVAL;
 	}
 	o->stage_name = argv[optind];
-	if (strcmp(o->stage_name, "createRuntime") == 0 || strcmp(o->stage_name, "prestart") == 0) {
-		o->stage = STAGE_CREATE;
-	} else if (strcmp(o->stage_name, "poststop") == 0) {
-		o->stage = STAGE_POSTSTOP;
-	} else {
-		fprintf(stderr,
-			"samepage-hook: unsupported stage `%s` (want createRuntime, prestart or poststop)\n",
+	o->create = strcmp(o->stage_name, "createRuntime") == 0 || strcmp(o->stage_name, "prestart") == 0;
+	if (!o->create && strcmp(o->stage_name, "poststop") != 0) {
+		fprintf(stderr, "samepage-hook: unsupported stage `%s` (want createRuntime, prestart or poststop)\n",
 			o->stage_name);
 		return -EINVAL;
 	}
-	o->config = sp_config_path(o->config);
-	o->state_dir = sp_state_dir(o->state_dir);
+	o->paths.config = sp_config_path(o->paths.config);
+	o->paths.state_dir = sp_state_dir(o->paths.state_dir);
 	return 0;
 }
 
-/* Record a refused container so `samepage status` can say why. */
-static void record_refusal(struct sp_state *st, const struct oci_state *oci, const struct sp_request *req,
-			   unsigned long long start_time, const char *reason)
+/* The container's init, a child of the runtime process that runs us. */
+static int run_stage(const struct hook_opts *o, const struct oci_state *oci, const struct sp_request *req,
+		     sp_error_t *err)
 {
-	struct proc_info pi;
-
-	/* The entry lives as long as the process: prune compares start times. */
-	if (start_time == 0 && proc_info_read(oci->pid, &pi, NULL) == 0)
-		start_time = pi.start_time;
-
-	struct sp_container c = {
-		.id = oci->id, .domain = (char *)req->domain, .pid = oci->pid, .start_time = start_time,
-		.enabled = false, .reason = (char *)reason, .since = time(NULL),
+	_cleanup_(sp_admission_free) struct sp_admission a = { 0 };
+	struct sp_workload w = {
+		.scope = KSM_SCOPE_CONTAINER_INIT, .id = oci->id, .pid = oci->pid, .runtime_pid = getppid(),
+		.domain = req->domain,
 	};
-
-	sp_state_add(st, &c, NULL);
-}
-
-static int hook_create(const struct hook_opts *o, const struct oci_state *oci, const struct sp_request *req,
-		       sp_error_t *err)
-{
-	_cleanup_close_ int lock = -EBADF;
-	_cleanup_(sp_state_free) struct sp_state st = { 0 };
-	struct sp_config cfg;
-	struct ksm_enabled en = { 0 };
-	struct sp_verdict v;
-	struct sp_container *existing;
 	int ret;
 
-	ret = sp_config_load(o->config, &cfg, err);
-	if (ret < 0)
-		return ret;
-	lock = sp_state_open(o->state_dir, &st, err);
-	if (lock < 0)
-		return lock;
-	sp_state_prune(&st, NULL);
-
-	/* Runtimes that run both createRuntime and prestart call us twice. */
-	existing = sp_state_find(&st, oci->id);
-	if (existing && existing->enabled && existing->pid == oci->pid)
-		return 0;
-
-	v = sp_policy_decide(&st, cfg.domain_policy, req->domain, oci->id);
-	if (!v.allow) {
-		ret = sp_verdict_error(&v, req->domain, err);
-		record_refusal(&st, oci, req, 0, sp_error_msg(*err));
-		sp_state_save(o->state_dir, &st, NULL);
-		return ret;
-	}
-
-	ret = ksm_container_init_enable(oci->pid, getppid(), true, &en, err);
-	if (ret < 0) {
-		record_refusal(&st, oci, req, en.start_time, sp_error_msg(*err));
-		sp_state_save(o->state_dir, &st, NULL);
-		free(en.cgroup);
-		return ret;
-	}
-
-	struct sp_container c = {
-		.id = oci->id, .domain = (char *)req->domain, .pid = oci->pid, .start_time = en.start_time,
-		.enabled = true, .backend = (char *)ksm_backend_name(en.backend), .cgroup = en.cgroup,
-		.since = time(NULL),
-	};
-	ret = sp_state_add(&st, &c, err);
-	free(en.cgroup);
-	if (ret < 0)
-		return ret;
-
-	/* ksmd not running is not the container's failure: it is enabled,
-	 * and whoever runs ksmd decides when pages merge. */
-	sp_error_t kerr = NULL;
-	if (ksmd_take(&st, &cfg, &kerr) < 0)
-		report(LOG_WARNING, "warning: container %s: %s", oci->id, sp_error_msg(kerr));
-	sp_error_free(&kerr);
-
-	return sp_state_save(o->state_dir, &st, err);
-}
-
-static int hook_poststop(const struct hook_opts *o, const struct oci_state *oci, sp_error_t *err)
-{
-	_cleanup_close_ int lock = -EBADF;
-	_cleanup_(sp_state_free) struct sp_state st = { 0 };
-	int ret;
-
-	lock = sp_state_open(o->state_dir, &st, err);
-	if (lock < 0)
-		return lock;
-	sp_state_remove(&st, oci->id);
-	sp_state_prune(&st, NULL);
-	if (sp_state_enabled_count(&st) == 0 && st.ksmd_managed) {
-		ret = ksmd_release(&st, err);
-		if (ret < 0) {
-			sp_state_save(o->state_dir, &st, NULL);
-			return ret;
-		}
-	}
-	return sp_state_save(o->state_dir, &st, err);
+	if (!o->create)
+		return sp_forget(&o->paths, &w, &a, err);
+	ret = sp_admit(&o->paths, &w, &a, err);
+	if (a.ksmd_warning)
+		report(LOG_WARNING, "warning: container %s: %s", oci->id, a.ksmd_warning);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	_cleanup_error_ sp_error_t err = NULL;
 	_cleanup_free_ char *input = NULL;
+	_cleanup_(oci_state_free) struct oci_state oci = { 0 };
 	struct hook_opts o = { 0 };
-	struct oci_state oci;
 	struct sp_request req;
 	size_t len = 0;
 	int ret;
@@ -253,38 +159,29 @@ int main(int argc, char **argv)
 
 	ret = read_fd_bounded(STDIN_FILENO, OCI_STATE_MAX, "OCI state on stdin", &input, &len, &err);
 	if (ret == 0)
-		ret = oci_state_parse(input, len, o.stage == STAGE_CREATE, &oci, &err);
+		ret = oci_state_parse(input, len, o.create, &oci, &err);
 	if (ret < 0) {
 		report(LOG_ERR, "error: %s: %s", o.stage_name, sp_error_msg(err));
 		return 1;
 	}
 
+	/* Plainly wrong input is an error even for a container that did not
+	 * ask for KSM. */
 	ret = oci_request_from_state(&oci, &req, &err);
+	if (ret == 0 && req.domain && sp_domain_check(req.domain, &err) < 0)
+		ret = sp_error_wrap(&err, "annotation `%s`", req.domain_key);
 	if (ret < 0) {
 		report(LOG_ERR, "error: container %s: %s", oci.id, sp_error_msg(err));
-		oci_state_free(&oci);
 		return 1;
 	}
-	if (!req.merge) {
-		oci_state_free(&oci);
-		return 0;
-	}
 
-	if (o.stage == STAGE_CREATE)
-		ret = hook_create(&o, &oci, &req, &err);
-	else
-		ret = hook_poststop(&o, &oci, &err);
-
+	ret = req.merge ? run_stage(&o, &oci, &req, &err) : 0;
 	if (ret < 0) {
-		bool fatal = o.stage == STAGE_CREATE && req.required;
+		bool fatal = o.create && req.required;
 
 		report(fatal ? LOG_ERR : LOG_WARNING, "%s: container %s: %s KSM: %s", fatal ? "error" : "warning",
-		       oci.id, o.stage == STAGE_CREATE ? "cannot enable" : "cannot release", sp_error_msg(err));
-		if (fatal) {
-			oci_state_free(&oci);
-			return 1;
-		}
+		       oci.id, o.create ? "cannot enable" : "cannot release", sp_error_msg(err));
+		return fatal ? 1 : 0;
 	}
-	oci_state_free(&oci);
 	return 0;
 }

@@ -16,6 +16,18 @@
 #include "base/error.h"
 #include "node/state.h"
 
+/* A domain is a DNS-label-like name, so a Kubernetes namespace is one:
+ * 1-63 of [a-z0-9-], starting and ending alphanumeric.  Every way in (the
+ * hook's annotations, `samepage enable --domain`) is checked by this rule. */
+#define SP_DOMAIN_MAX 63
+#define SP_DEFAULT_DOMAIN "default"
+
+bool sp_domain_valid(const char *name);
+
+/* 0, or -EINVAL with "invalid domain `Team_A` (want ...)"; the caller wraps
+ * it with where the name came from. */
+int sp_domain_check(const char *name, sp_error_t *err);
+
 struct sp_verdict {
 	bool allow;
 	const char *owner;   /* domain that owns KSM on the node, when refused */
@@ -27,7 +39,8 @@ struct sp_verdict sp_policy_decide(const struct sp_state *st, enum sp_domain_pol
 				   const char *id);
 
 /* The error for a refused verdict: "domain `b` refused: domain `a` owns KSM
- * on this node (2 containers, domain_policy exclusive)".  Returns -EPERM. */
+ * on this node (2 containers, domain_policy exclusive)".  Returns -EPERM,
+ * and so does every sp_error_wrap() of it. */
 int sp_verdict_error(const struct sp_verdict *v, const char *domain, sp_error_t *err);
 
 /* The domain owning KSM on the node under exclusive policy, or NULL. */

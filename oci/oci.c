@@ -153,22 +153,6 @@ int oci_parse_bool(const char *value, bool *out)
 	return 0;
 }
 
-bool sp_domain_valid(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > SP_DOMAIN_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && !(c == '-' && i > 0 && i < len - 1))
-			return false;
-	}
-	return true;
-}
-
 static int request_bool(const struct oci_state *st, const char *key, bool *out, sp_error_t *err)
 {
 	const char *v = oci_state_annotation(st, key);
@@ -198,20 +182,16 @@ int oci_request_from_state(const struct oci_state *st, struct sp_request *req, s
 	if (ret < 0)
 		return ret;
 
+	/* Which names are valid domains is the domain policy's rule
+	 * (node/policy.h), applied by whoever admits the container. */
 	for (i = 0; i < ARRAY_SIZE(domain_keys); i++) {
 		const char *v = oci_state_annotation(st, domain_keys[i]);
 
 		if (!v)
 			continue;
-		if (!sp_domain_valid(v))
-			return sp_error_set(err, 0,
-					    "annotation `%s`: invalid domain `%.64s%s` (want 1-63 of a-z, 0-9 and '-', "
-					    "starting and ending with a letter or digit)",
-					    domain_keys[i], v, strlen(v) > 64 ? "..." : "");
-		memcpy(req->domain, v, strlen(v) + 1);
+		req->domain = v;
 		req->domain_key = domain_keys[i];
 		return 0;
 	}
-	memcpy(req->domain, SP_DEFAULT_DOMAIN, sizeof(SP_DEFAULT_DOMAIN));
 	return 0;
 }

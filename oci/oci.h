@@ -21,9 +21,6 @@
 #define CRIO_ANNOTATION_NAMESPACE "io.kubernetes.pod.namespace"
 #define CONTAINERD_ANNOTATION_NAMESPACE "io.kubernetes.cri.sandbox-namespace"
 
-#define SP_DOMAIN_MAX 63
-#define SP_DEFAULT_DOMAIN "default"
-
 struct oci_annotation {
 	char *key;
 	char *value;
@@ -53,17 +50,15 @@ const char *oci_state_annotation(const struct oci_state *st, const char *key);
 struct sp_request {
 	bool merge;
 	bool required;
-	char domain[SP_DOMAIN_MAX + 1];
-	const char *domain_key; /* annotation the domain came from, or NULL for the default */
+	const char *domain;     /* value of the first domain annotation (points into the state), or NULL */
+	const char *domain_key; /* annotation the domain came from, or NULL */
 };
 
 /* Read samepage's annotations.  Errors name the annotation and its value,
- * e.g. "annotation `samepage.io/merge`: invalid value `yes` (want true or false)". */
+ * e.g. "annotation `samepage.io/merge`: invalid value `yes` (want true or false)".
+ * The domain is taken as written, from samepage.io/domain, else the
+ * Kubernetes namespace; the domain policy judges it. */
 int oci_request_from_state(const struct oci_state *st, struct sp_request *req, sp_error_t *err);
-
-/* true for a DNS-label-like name: 1-63 of [a-z0-9-], starting and ending
- * alphanumeric. */
-bool sp_domain_valid(const char *name);
 
 /* "true"/"false" → 1/0; anything else -EINVAL. */
 int oci_parse_bool(const char *value, bool *out);

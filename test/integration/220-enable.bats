@@ -66,6 +66,18 @@ spawner_bundle() {
 	assert_output --partial "is not a cgroup directory"
 }
 
+@test "enable --domain: the hook's domain rule, the bad value named" {
+	# Team_A is the value 000-hook.bats shows the hook refusing as an annotation.
+	run "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --pid $$ --domain Team_A
+	[ "$status" -eq 2 ] || fail "bad domain: exit $status"
+	assert_output --partial "enable: --domain: invalid domain \`Team_A\` (want 1-63 of a-z, 0-9 and '-'"
+	[ "$(ksm_field $$ ksm_merge_any)" = no ] || fail "the test shell got KSM"
+	state_empty
+	run "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" disable --pid $$ --domain -a
+	[ "$status" -eq 2 ] || fail "bad domain on disable: exit $status"
+	assert_output --partial "invalid domain \`-a\`"
+}
+
 @test "enable --cgroup: running unannotated container, its earlier and later children; disable reverts" {
 	local b cg id
 	b=$(spawner_bundle plain)

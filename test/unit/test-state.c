@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Node state, domain policy, config and ksmd management decisions. */
+/* node/state: round trip, missing and corrupt files, pruning, concurrent writers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,12 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "node/config.h"
 #include "base/fileio.h"
-#include "node/policy.h"
 #include "node/state.h"
-#include "host/ksm.h"
-#include "node/ksmd.h"
 
 static char tmpdir[] = "/tmp/samepage-test-state.XXXXXX";
 
@@ -159,201 +155,6 @@ static void test_state_concurrent(void **unused)
 	sp_state_free(&st);
 }
 
-static void test_policy(void **unused)
-{
-	struct sp_state st = { 0 };
-	struct sp_verdict v;
-
-	(void)unused;
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "a", "c1");
-	assert_true(v.allow);
-
-	add(&st, "c1", "a", 10, true);
-	add(&st, "c9", "b", 11, false); /* refused entries own nothing */
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "a", "c2");
-	assert_true(v.allow);
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c3");
-	assert_false(v.allow);
-	assert_string_equal(v.owner, "a");
-	assert_int_equal(v.owner_count, 1);
-	assert_string_equal(sp_policy_owner(&st), "a");
-
-	v = sp_policy_decide(&st, SP_POLICY_SHARED, "b", "c3");
-	assert_true(v.allow);
-
-	/* the same container asking again is not its own rival */
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c1");
-	assert_true(v.allow);
-
-	sp_state_remove(&st, "c1");
-	v = sp_policy_decide(&st, SP_POLICY_EXCLUSIVE, "b", "c3");
-	assert_true(v.allow);
-	assert_null(sp_policy_owner(&st));
-	sp_state_free(&st);
-}
-
-static void expect_config_error(const char *json, const char *needle)
-{
-	struct sp_config cfg;
-	sp_error_t err = NULL;
-
-	sp_config_defaults(&cfg);
-	assert_true(sp_config_parse(json, "test.conf", &cfg, &err) < 0);
-	if (!strstr(sp_error_msg(err), needle))
-		fail_msg("message `%s` does not contain `%s`", sp_error_msg(err), needle);
-	sp_error_free(&err);
-}
-
-static void test_config(void **unused)
-{
-	struct sp_config cfg;
-	sp_error_t err = NULL;
-	char path[300];
-
-	(void)unused;
-	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
-	assert_int_equal(sp_config_load(path, &cfg, &err), 0);
-	assert_int_equal(cfg.domain_policy, SP_POLICY_EXCLUSIVE);
-	assert_true(cfg.manage_ksmd);
-	assert_string_equal(cfg.advisor_mode, "scan-time");
-
-	assert_int_equal(sp_config_parse("{\"domain_policy\":\"shared\",\"manage_ksmd\":false,"
-					 "\"advisor_mode\":\"none\",\"governor\":{\"cpu_budget\":0.1,\"window_secs\":5}}",
-					 "t", &cfg, &err),
-			 0);
-	assert_int_equal(cfg.domain_policy, SP_POLICY_SHARED);
-	assert_false(cfg.manage_ksmd);
-	assert_string_equal(cfg.advisor_mode, "none");
-	assert_true(cfg.governor.cpu_budget > 0.09 && cfg.governor.cpu_budget < 0.11);
-	assert_int_equal(cfg.governor.window_secs, 5);
-
-	expect_config_error("{", "test.conf: not valid JSON");
-	expect_config_error("[]", "not a JSON object");
-	expect_config_error("{\"manage_ksmd\":false}\n{\"domain_policy\":\"shared\"}", "trailing data");
-	expect_config_error("{\"domain_policy\":\"open\"}", "`domain_policy`: invalid value `open`");
-	expect_config_error("{\"domain_policy\":1}", "`domain_policy` must be a string");
-	expect_config_error("{\"manage_ksmd\":\"yes\"}", "`manage_ksmd` must be true or false");
-	expect_config_error("{\"advisor_mode\":\"fast\"}", "`advisor_mode`: invalid value `fast`");
-	expect_config_error("{\"domian_policy\":\"shared\"}", "unknown key `domian_policy`");
-	expect_config_error("{\"governor\":{\"cpu_budget\":2}}", "`governor.cpu_budget` must be in (0, 1]");
-	expect_config_error("{\"governor\":{\"speed\":2}}", "unknown key `governor.speed`");
-	expect_config_error("{\"governor\":{\"window_secs\":0}}", "`governor.window_secs` must be between");
-}
-
-/* ksmd management against a fake /sys/kernel/mm/ksm. */
-static void knob(const char *name, const char *value)
-{
-	char path[300];
-
-	snprintf(path, sizeof(path), "%s/ksm/%s", tmpdir, name);
-	assert_int_equal(write_file_atomic(path, value, strlen(value), 0644, NULL), 0);
-}
-
-static char *knob_value(const char *name)
-{
-	char *v = NULL;
-
-	assert_int_equal(ksm_knob_read(name, &v, NULL), 0);
-	return v;
-}
-
-static void assert_knob(const char *name, const char *want)
-{
-	char *v = knob_value(name);
-
-	assert_string_equal(v, want);
-	free(v);
-}
-
-static void fake_ksm(const char *run, const char *advisor)
-{
-	char dir[300];
-
-	snprintf(dir, sizeof(dir), "%s/ksm", tmpdir);
-	assert_int_equal(mkdir_p(dir, 0755, NULL), 0);
-	setenv("SAMEPAGE_KSM_SYSFS", dir, 1);
-	knob("run", run);
-	knob("advisor_mode", advisor);
-	knob("pages_to_scan", "100");
-}
-
-static void test_ksmd_take_release(void **unused)
-{
-	struct sp_state st = { 0 };
-	struct sp_config cfg;
-	sp_error_t err = NULL;
-
-	(void)unused;
-	sp_config_defaults(&cfg);
-	fake_ksm("0\n", "[none] scan-time\n");
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
-	assert_true(st.ksmd_managed);
-	assert_knob("run", "1");
-	assert_knob("advisor_mode", "scan-time");
-	/* taking again changes nothing */
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 0);
-	/* the advisor sizes pages_to_scan; it goes back with the advisor */
-	knob("pages_to_scan", "2500");
-	assert_int_equal(ksmd_release(&st, &err), 3);
-	assert_knob("pages_to_scan", "100");
-	assert_false(st.ksmd_managed);
-	assert_knob("run", "0");
-	assert_knob("advisor_mode", "none");
-}
-
-static void test_ksmd_someone_elses(void **unused)
-{
-	struct sp_state st = { 0 };
-	struct sp_config cfg;
-	sp_error_t err = NULL;
-
-	(void)unused;
-	sp_config_defaults(&cfg);
-	/* ksmd already running: not ours, nothing changes */
-	fake_ksm("1\n", "[none] scan-time\n");
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 0);
-	assert_false(st.ksmd_managed);
-	assert_knob("advisor_mode", "none");
-
-	/* config forbids it */
-	fake_ksm("0\n", "[none] scan-time\n");
-	cfg.manage_ksmd = false;
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 0);
-	assert_knob("run", "0");
-
-	/* someone changes a knob after samepage: theirs is kept */
-	cfg.manage_ksmd = true;
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
-	knob("advisor_mode", "none");
-	assert_int_equal(ksmd_release(&st, &err), 1);
-	assert_knob("run", "0");
-	assert_knob("advisor_mode", "none");
-
-	/* advisor_mode none in config: only run is touched */
-	fake_ksm("0\n", "[none] scan-time\n");
-	strcpy(cfg.advisor_mode, "none");
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
-	assert_int_equal(st.n_knobs, 1);
-	assert_string_equal(st.knobs[0].name, "run");
-	ksmd_release(&st, &err);
-}
-
-static void test_ksmd_set_knob_keeps_first_saved(void **unused)
-{
-	struct sp_state st = { 0 };
-
-	(void)unused;
-	fake_ksm("0\n", "[none] scan-time\n");
-	assert_int_equal(ksmd_set_knob(&st, "pages_to_scan", "4000", NULL), 0);
-	assert_int_equal(ksmd_set_knob(&st, "pages_to_scan", "500", NULL), 0);
-	assert_int_equal(st.n_knobs, 1);
-	assert_string_equal(st.knobs[0].saved, "100");
-	assert_string_equal(st.knobs[0].set, "500");
-	assert_int_equal(ksmd_release(&st, NULL), 1);
-	assert_knob("pages_to_scan", "100");
-}
-
 static int setup(void **unused)
 {
 	(void)unused;
@@ -376,11 +177,6 @@ int main(void)
 		cmocka_unit_test(test_state_missing_and_corrupt),
 		cmocka_unit_test(test_state_prune),
 		cmocka_unit_test(test_state_concurrent),
-		cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_ksmd_take_release),
-		cmocka_unit_test(test_ksmd_someone_elses),
-		cmocka_unit_test(test_ksmd_set_knob_keeps_first_saved),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
