@@ -20,9 +20,23 @@ int read_file_line(const char *path, char **out, sp_error_t *err);
 /* Write a string to an existing file (sysfs knob, cgroup file). */
 int write_file_str(const char *path, const char *value, sp_error_t *err);
 
-/* Write data to path atomically: temp file in the same directory, then
- * rename (no fsync: for runtime state).  mode is the new file's mode. */
+/* Write data to path atomically, safe for root in a directory others can
+ * plant names in: a temporary file with a random name beside the target,
+ * created O_EXCL|O_NOFOLLOW (a planted file or symlink is never opened),
+ * given exactly mode, fsync'd, then renamed over the target (a symlink at
+ * the target's name is replaced, never followed).  Every file samepage
+ * writes whole (the state, `metrics --output`, `oci-config`) goes here. */
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned int mode, sp_error_t *err);
+
+/* A directory only its owner may use: refuses (-ELOOP, -ENOTDIR, -EPERM,
+ * with a message naming the path and what is wrong) a symlink, a
+ * non-directory, a directory owned by another uid than ours, or one that
+ * group or others may write; a directory others may only read is
+ * tightened to 0700. */
+int dir_check_private(const char *path, sp_error_t *err);
+
+/* Create path 0700 (parents 0755) unless it exists, then dir_check_private(). */
+int mkdir_private(const char *path, sp_error_t *err);
 
 /* Create directory and parents (mode 0755 unless given). */
 int mkdir_p(const char *path, unsigned int mode, sp_error_t *err);
