@@ -126,8 +126,8 @@ static int parse_args(int argc, char **argv, struct hook_opts *o)
 }
 
 /* The container's init, a child of the runtime process that runs us. */
-static int run_stage(const struct hook_opts *o, const struct oci_state *oci, const struct sp_request *req,
-		     sp_error_t *err)
+static int run_stage(const struct hook_opts *o, const struct oci_state *oci, const char *shown_id,
+		     const struct sp_request *req, sp_error_t *err)
 {
 	_cleanup_(sp_admission_free) struct sp_admission a = { 0 };
 	struct sp_workload w = {
@@ -137,17 +137,51 @@ static int run_stage(const struct hook_opts *o, const struct oci_state *oci, con
 	int ret;
 
 	if (!o->create)
-		return sp_forget(&o->paths, &w, &a, err);
-	ret = sp_admit(&o->paths, &w, &a, err);
+		ret = sp_forget(&o->paths, &w, &a, err);
+	else
+		ret = sp_admit(&o->paths, &w, &a, err);
+	if (a.state_warning)
+		report(LOG_WARNING, "warning: container %s: node state: %s", shown_id, a.state_warning);
 	if (a.ksmd_warning)
-		report(LOG_WARNING, "warning: container %s: %s", oci->id, a.ksmd_warning);
+		report(LOG_WARNING, "warning: container %s: %s", shown_id, a.ksmd_warning);
+	return ret;
+}
+
+/* A container that did not ask for KSM is never refused, whatever its other
+ * samepage.io annotations say or the node state holds: the containerd
+ * wiring runs the hook for every container.  A malformed annotation is
+ * worth a warning, nothing more. */
+static int pass_unasked(const struct oci_state *oci, const char *shown_id)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct sp_request req;
+	int ret;
+
+	ret = oci_request_from_state(oci, &req, &err);
+	if (ret == 0 && req.domain && req.domain_key && strncmp(req.domain_key, "samepage.io/", 12) == 0 &&
+	    sp_domain_check(req.domain, &err) < 0)
+		ret = sp_error_wrap(&err, "annotation `%s`", req.domain_key);
+	if (ret < 0)
+		report(LOG_WARNING, "warning: container %s does not ask for KSM; ignored: %s", shown_id,
+		       sp_error_msg(err));
+	return 0;
+}
+
+/* What the hook checks of the state before it touches anything: an id it
+ * can record and print, and a container being created. */
+static int check_target(const struct hook_opts *o, const struct oci_state *oci, sp_error_t *err)
+{
+	int ret = oci_id_check(oci->id, err);
+
+	if (ret == 0 && o->create)
+		ret = oci_state_check_creating(oci, err);
 	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	_cleanup_error_ sp_error_t err = NULL;
-	_cleanup_free_ char *input = NULL;
+	_cleanup_free_ char *input = NULL, *shown_id = NULL;
 	_cleanup_(oci_state_free) struct oci_state oci = { 0 };
 	struct hook_opts o = { 0 };
 	struct sp_request req;
@@ -164,23 +198,29 @@ int main(int argc, char **argv)
 		report(LOG_ERR, "error: %s: %s", o.stage_name, sp_error_msg(err));
 		return 1;
 	}
+	shown_id = oci_printable(oci.id, 128);
+	if (!shown_id)
+		return 1;
+	if (!oci_asks_merge(&oci))
+		return pass_unasked(&oci, shown_id);
 
-	/* Plainly wrong input is an error even for a container that did not
-	 * ask for KSM. */
-	ret = oci_request_from_state(&oci, &req, &err);
+	/* Plainly wrong input from a container that asked is an error. */
+	ret = check_target(&o, &oci, &err);
+	if (ret == 0)
+		ret = oci_request_from_state(&oci, &req, &err);
 	if (ret == 0 && req.domain && sp_domain_check(req.domain, &err) < 0)
 		ret = sp_error_wrap(&err, "annotation `%s`", req.domain_key);
 	if (ret < 0) {
-		report(LOG_ERR, "error: container %s: %s", oci.id, sp_error_msg(err));
+		report(LOG_ERR, "error: container %s: %s", shown_id, sp_error_msg(err));
 		return 1;
 	}
 
-	ret = req.merge ? run_stage(&o, &oci, &req, &err) : 0;
+	ret = run_stage(&o, &oci, shown_id, &req, &err);
 	if (ret < 0) {
 		bool fatal = o.create && req.required;
 
 		report(fatal ? LOG_ERR : LOG_WARNING, "%s: container %s: %s KSM: %s", fatal ? "error" : "warning",
-		       oci.id, o.create ? "cannot enable" : "cannot release", sp_error_msg(err));
+		       shown_id, o.create ? "cannot enable" : "cannot release", sp_error_msg(err));
 		return fatal ? 1 : 0;
 	}
 	return 0;

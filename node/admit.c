@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "node/admit.h"
@@ -11,6 +12,7 @@
 #include "node/ksmd.h"
 #include "node/policy.h"
 #include "node/state.h"
+#include "host/pidfd.h"
 #include "host/proc.h"
 
 void sp_admission_free(struct sp_admission *a)
@@ -18,6 +20,8 @@ void sp_admission_free(struct sp_admission *a)
 	ksm_switched_free(&a->sw);
 	free(a->ksmd_warning);
 	a->ksmd_warning = NULL;
+	free(a->state_warning);
+	a->state_warning = NULL;
 }
 
 char *sp_workload_name(const struct sp_workload *w)
@@ -49,8 +53,9 @@ static struct ksm_target workload_target(const struct sp_workload *w)
 	return (struct ksm_target){ .cgroup = w->scope == KSM_SCOPE_CGROUP ? w->cgroup : NULL, .pid = w->pid };
 }
 
-/* The oldest process stands for a running workload in the state: when it
- * is gone, the entry is pruned like a stopped container's. */
+/* The oldest process stands for a running workload in an `enable` entry of
+ * a single process; a cgroup's entry lives as long as any process of the
+ * cgroup has KSM (sp_state_prune). */
 static int representative(const struct sp_workload *w, struct proc_info *rep, sp_error_t *err)
 {
 	_cleanup_(pid_list_free) struct pid_list l = { 0 };
@@ -76,17 +81,36 @@ static int representative(const struct sp_workload *w, struct proc_info *rep, sp
 	return 0;
 }
 
+/* Which process the entry is about, before anything is recorded: a
+ * container's init checked through its pidfd (pid 1 of a pid namespace
+ * below ours), or a running workload's oldest process. */
+static int identify(const struct sp_workload *w, struct sp_container *rec, sp_error_t *err)
+{
+	struct proc_info rep = { 0 };
+	int ret;
+
+	if (w->scope == KSM_SCOPE_CONTAINER_INIT)
+		return pidfd_check_ns_init(w->pid, &rec->start_time, err);
+	ret = representative(w, &rep, err);
+	if (ret < 0)
+		return ret;
+	rec->pid = rep.pid;
+	rec->start_time = rep.start_time;
+	return 0;
+}
+
 /* A container's init, confirmed to be the runtime's child first. */
 static int switch_on_container(const struct sp_workload *w, struct sp_container *rec, struct sp_admission *a,
 			       sp_error_t *err)
 {
-	struct ksm_enabled en;
+	struct ksm_enabled en = { 0 };
 	int ret;
 
 	ret = ksm_container_init_enable(w->pid, w->runtime_pid, true, &en, err);
-	rec->start_time = en.start_time;
 	a->sw.backend = en.backend;
 	rec->cgroup = en.cgroup;
+	if (ret == 0 && en.start_time != rec->start_time)
+		return sp_error_setx(err, ESRCH, "pid %d is another process than the one recorded", (int)w->pid);
 	return ret;
 }
 
@@ -94,19 +118,13 @@ static int switch_on_running(const struct sp_workload *w, struct sp_container *r
 			     sp_error_t *err)
 {
 	struct ksm_target t = workload_target(w);
-	struct proc_info rep = { 0 };
 	int ret;
 
-	ret = representative(w, &rep, err);
-	if (ret < 0)
-		return ret;
 	ret = ksm_target_switch(&t, true, &a->sw, err);
 	if (ret < 0)
 		return ret;
 	if (a->sw.backend == KSM_BACKEND_STOCK && a->sw.changed + a->sw.already == 0)
 		return sp_error_set(err, EPERM, "no process could be enabled");
-	rec->pid = rep.pid;
-	rec->start_time = rep.start_time;
 	if (w->cgroup) {
 		rec->cgroup = strdup(w->cgroup);
 		if (!rec->cgroup)
@@ -115,14 +133,13 @@ static int switch_on_running(const struct sp_workload *w, struct sp_container *r
 	return 0;
 }
 
-/* Switch KSM on; rec gets what the state records (rec->cgroup malloc'd,
- * also on failure). */
+/* Switch KSM on, without the state lock; rec gets what the state records
+ * (rec->cgroup malloc'd, also on failure). */
 static int switch_on(const struct sp_workload *w, struct sp_container *rec, struct sp_admission *a,
 		     sp_error_t *err)
 {
 	int ret;
 
-	rec->pid = w->pid;
 	if (w->scope == KSM_SCOPE_CONTAINER_INIT)
 		ret = switch_on_container(w, rec, a, err);
 	else
@@ -143,10 +160,11 @@ static int refuse(const struct sp_node_paths *paths, struct sp_state *st, const 
 	if (rec->start_time == 0 && proc_info_read(w->pid, &pi, NULL) == 0)
 		rec->start_time = pi.start_time;
 	rec->enabled = false;
+	rec->intent = false;
 	rec->reason = (char *)sp_error_msg(*err);
-	free(rec->cgroup);
 	rec->cgroup = NULL;
 	rec->backend = NULL;
+	rec->since = time(NULL);
 	sp_state_add(st, rec, NULL);
 	sp_state_save(paths->state_dir, st, NULL);
 	return ret;
@@ -162,15 +180,118 @@ static void take_ksmd(struct sp_state *st, const struct sp_config *cfg, struct s
 		a->ksmd_warning = strdup(sp_error_msg(kerr));
 }
 
-int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, struct sp_admission *a,
-	     sp_error_t *err)
+/* Lock (bounded by the config) and load; a recovered state is the
+ * caller's warning, not a failure. */
+static int open_state(const struct sp_node_paths *paths, const struct sp_config *cfg, struct sp_state *st,
+		      struct sp_admission *a, sp_error_t *err)
+{
+	int lock = sp_state_open_timed(paths->state_dir, cfg->lock_timeout_ms, st, err);
+
+	if (lock >= 0 && st->recovered_now && st->recovered && !a->state_warning)
+		a->state_warning = strdup(st->recovered);
+	return lock;
+}
+
+/* This init (id and pid; prune checked its start time) is enabled. */
+static bool enabled_init(const struct sp_state *st, const char *id, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++) {
+		const struct sp_container *c = &st->containers[i];
+
+		if (c->enabled && !c->intent && c->pid == pid && strcmp(c->id, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Under the lock: is it enabled already (a runtime that runs both
+ * createRuntime and prestart), does the policy allow it, then record the
+ * intent so that a hook killed while injecting leaves a trace prune can
+ * resolve.  Returns 1 when there is nothing to switch. */
+static int record_intent(const struct sp_node_paths *paths, const struct sp_config *cfg,
+			 const struct sp_workload *w, struct sp_container *rec, struct sp_admission *a,
+			 sp_error_t *err)
 {
 	_cleanup_close_ int lock = -EBADF;
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
-	_cleanup_free_ char *name = NULL;
-	struct sp_container *existing;
-	struct sp_config cfg;
+	struct proc_info self;
 	struct sp_verdict v;
+	int ret;
+
+	lock = open_state(paths, cfg, &st, a, err);
+	if (lock < 0)
+		return lock;
+	sp_state_prune(&st, NULL);
+	if (w->scope == KSM_SCOPE_CONTAINER_INIT && enabled_init(&st, rec->id, w->pid)) {
+		a->again = true;
+		return 1;
+	}
+	/* A container never counts as its own owner by id: a second container
+	 * reusing an owner's id is judged like any other. */
+	v = sp_policy_decide(&st, cfg->domain_policy, a->domain, w->scope == KSM_SCOPE_CONTAINER_INIT ? "" : rec->id);
+	if (!v.allow) {
+		a->refused = true;
+		return refuse(paths, &st, w, rec, sp_verdict_error(&v, a->domain, err), err);
+	}
+	ret = identify(w, rec, err);
+	if (ret < 0)
+		return refuse(paths, &st, w, rec, ret, err);
+	if (w->scope != KSM_SCOPE_CONTAINER_INIT)
+		sp_state_remove(&st, rec->id); /* a workload enabled again: one entry */
+	rec->intent = true;
+	rec->owner_pid = getpid();
+	rec->owner_start = proc_info_read(rec->owner_pid, &self, NULL) == 0 ? self.start_time : 0;
+	rec->since = time(NULL);
+	ret = sp_state_add(&st, rec, err);
+	if (ret == 0)
+		ret = sp_state_save(paths->state_dir, &st, err);
+	return ret < 0 ? sp_error_wrap(err, "record intent") : 0;
+}
+
+/* Under the lock again: the intent becomes what happened (found by id and
+ * process; added again when a recovery lost it meanwhile). */
+static int confirm(const struct sp_node_paths *paths, const struct sp_config *cfg, struct sp_container *rec,
+		   int switched, struct sp_admission *a, sp_error_t *err)
+{
+	_cleanup_close_ int lock = -EBADF;
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_error_ sp_error_t lerr = NULL;
+	int ret;
+
+	lock = open_state(paths, cfg, &st, a, &lerr);
+	if (lock < 0) {
+		/* The intent stays; prune resolves it from the process. */
+		if (switched == 0 && asprintf(&a->state_warning, "KSM is on, but its record could not be confirmed: %s",
+					      sp_error_msg(lerr)) < 0)
+			a->state_warning = NULL;
+		return switched;
+	}
+	sp_state_remove_entry(&st, rec->id, rec->pid, rec->start_time);
+	rec->intent = false;
+	rec->owner_pid = 0;
+	rec->owner_start = 0;
+	rec->enabled = switched == 0;
+	rec->reason = switched < 0 ? (char *)sp_error_msg(*err) : NULL;
+	if (switched < 0) {
+		rec->cgroup = NULL;
+		sp_state_add(&st, rec, NULL);
+		sp_state_save(paths->state_dir, &st, NULL);
+		return switched;
+	}
+	ret = sp_state_add(&st, rec, err);
+	if (ret < 0)
+		return ret;
+	take_ksmd(&st, cfg, a);
+	return sp_state_save(paths->state_dir, &st, err);
+}
+
+int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, struct sp_admission *a,
+	     sp_error_t *err)
+{
+	_cleanup_free_ char *name = NULL, *cgroup = NULL;
+	struct sp_config cfg;
 	int ret;
 
 	memset(a, 0, sizeof(*a));
@@ -184,35 +305,15 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 	ret = sp_config_load(paths->config, &cfg, err);
 	if (ret < 0)
 		return ret;
-	lock = sp_state_open(paths->state_dir, &st, err);
-	if (lock < 0)
-		return lock;
-	sp_state_prune(&st, NULL);
-
-	existing = sp_state_find(&st, name);
-	if (w->scope == KSM_SCOPE_CONTAINER_INIT && existing && existing->enabled && existing->pid == w->pid) {
-		a->again = true;
-		return 0;
-	}
 
 	struct sp_container rec = { .id = name, .domain = (char *)a->domain, .pid = w->pid, .enabled = true };
 
-	v = sp_policy_decide(&st, cfg.domain_policy, a->domain, name);
-	if (!v.allow) {
-		a->refused = true;
-		rec.since = time(NULL);
-		return refuse(paths, &st, w, &rec, sp_verdict_error(&v, a->domain, err), err);
-	}
+	ret = record_intent(paths, &cfg, w, &rec, a, err);
+	if (ret != 0)
+		return ret > 0 ? 0 : ret;
 	ret = switch_on(w, &rec, a, err);
-	rec.since = time(NULL);
-	if (ret < 0)
-		return refuse(paths, &st, w, &rec, ret, err);
-	ret = sp_state_add(&st, &rec, err);
-	free(rec.cgroup);
-	if (ret < 0)
-		return ret;
-	take_ksmd(&st, &cfg, a);
-	return sp_state_save(paths->state_dir, &st, err);
+	cgroup = rec.cgroup; /* freed here, whatever confirm does with rec */
+	return confirm(paths, &cfg, &rec, ret, a, err);
 }
 
 /* State entries a running workload covers: its own, the same cgroup's, and
@@ -236,10 +337,29 @@ static void forget_entries(struct sp_state *st, const struct sp_workload *w, con
 	}
 }
 
+/* A stopped container: its entries whose process is gone (and, when the
+ * runtime still told us its pid, only that process's).  Another container
+ * that reuses the id and runs keeps its entry. */
+static void forget_stopped(struct sp_state *st, const char *id, pid_t pid)
+{
+	size_t i = 0;
+
+	while (i < st->n_containers) {
+		const struct sp_container *c = &st->containers[i];
+
+		if (strcmp(c->id, id) == 0 && (pid <= 0 || c->pid == pid) &&
+		    !sp_probe_proc.alive(c->pid, c->start_time))
+			sp_state_remove_entry(st, c->id, c->pid, c->start_time);
+		else
+			i++;
+	}
+}
+
 int sp_forget(const struct sp_node_paths *paths, const struct sp_workload *w, struct sp_admission *a,
 	      sp_error_t *err)
 {
 	_cleanup_close_ int lock = -EBADF;
+	struct sp_config cfg;
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
 	_cleanup_free_ char *name = NULL;
 	int ret;
@@ -248,13 +368,16 @@ int sp_forget(const struct sp_node_paths *paths, const struct sp_workload *w, st
 	name = sp_workload_name(w);
 	if (!name)
 		return sp_error_set(err, ENOMEM, "workload name");
-	lock = sp_state_open(paths->state_dir, &st, err);
+	ret = sp_config_load(paths->config, &cfg, err);
+	if (ret < 0)
+		return ret;
+	lock = open_state(paths, &cfg, &st, a, err);
 	if (lock < 0)
 		return lock;
 	sp_state_prune(&st, NULL);
 
 	if (w->scope == KSM_SCOPE_CONTAINER_INIT) {
-		sp_state_remove(&st, name);
+		forget_stopped(&st, name, w->pid);
 	} else {
 		struct ksm_target t = workload_target(w);
 

@@ -5,13 +5,21 @@
  * enable`/`disable` admit and forget a running cgroup or pid.  Each is one
  * load-modify-save of the node state under its lock:
  *
- *   admit   check the domain, load the config, lock and load the state,
- *           prune the dead, decide the domain policy, switch KSM on through
- *           the backend (node/backend.h chooses it), record the workload,
- *           take ksmd (node/ksmd.h), save;
+ *   admit   check the domain, load the config; under the lock (taken with
+ *           the config's lock_timeout_ms): load (recovering a broken
+ *           state), prune, decide the domain policy, identify the process
+ *           (a container's init through its pidfd: pid 1 of a pid
+ *           namespace below ours), record an *intent*, save, unlock;
+ *           switch KSM on through the backend (node/backend.h chooses it)
+ *           without the lock; under the lock again: confirm the entry (or
+ *           turn it into a refusal), take ksmd (node/ksmd.h), save.  A
+ *           process killed between the two leaves an intent that prune
+ *           resolves from what the target really has (node/state.h);
  *   forget  lock and load, switch KSM off (a running cgroup or pid; a
  *           stopped container has nothing left to switch), drop its
- *           entries, prune, put ksmd back when it was the last, save.
+ *           entries (a stopped container: only those whose process is
+ *           gone, so a live container reusing the id keeps its entry),
+ *           prune, put ksmd back when it was the last, save.
  *
  * A container refused (by the policy, or because KSM could not be turned
  * on) is recorded with the reason, so `samepage status` can say why it runs
@@ -49,6 +57,7 @@ struct sp_admission {
 	bool refused;             /* by the domain policy; the error says why */
 	struct ksm_switched sw;   /* backend, and for a running workload what each pass did */
 	char *ksmd_warning;       /* ksmd could not be taken; the workload is enabled all the same */
+	char *state_warning;      /* the state was recovered, or the record could not be confirmed */
 };
 
 void sp_admission_free(struct sp_admission *a);

@@ -27,6 +27,8 @@ void sp_config_defaults(struct sp_config *cfg)
 	cfg->governor.idle_pages = 100;
 	cfg->governor.idle_sleep_ms = 200;
 	cfg->governor.boost_nice = 0;
+
+	cfg->lock_timeout_ms = 3000;
 }
 
 const char *sp_domain_policy_name(enum sp_domain_policy p)
@@ -144,6 +146,10 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 				return sp_error_set(err, 0, "%s: `advisor_mode`: invalid value `%.32s` (want scan-time or none)",
 						    what, s);
 			strcpy(cfg->advisor_mode, s);
+		} else if (strcmp(key, "lock_timeout_ms") == 0) {
+			ret = parse_uint(v, what, key, 600000, &cfg->lock_timeout_ms, err);
+			if (ret < 0)
+				return ret;
 		} else if (strcmp(key, "governor") == 0) {
 			ret = parse_governor(v, what, &cfg->governor, err);
 			if (ret < 0)

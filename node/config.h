@@ -7,7 +7,8 @@
  *     "domain_policy": "exclusive",   // or "shared"
  *     "manage_ksmd": true,            // may samepage turn ksmd on?
  *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
- *     "governor": { ... }             // see samepage.conf(5)
+ *     "governor": { ... },            // see samepage.conf(5)
+ *     "lock_timeout_ms": 3000         // longest wait for the state lock
  *   }
  */
 #ifndef SP_CONFIG_H
@@ -40,6 +41,10 @@ struct sp_config {
 	bool manage_ksmd;
 	char advisor_mode[16];
 	struct sp_governor_config governor;
+
+	/* The state lock: how long a writer waits for it before giving up
+	 * (the hook then warns, or fails a `required` container). */
+	unsigned int lock_timeout_ms;
 };
 
 void sp_config_defaults(struct sp_config *cfg);

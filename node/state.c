@@ -14,43 +14,6 @@
 #include "host/proc.h"
 
 
-#define STATE_MAX (16 * 1024 * 1024)
-
-int sp_state_lock(const char *dir, sp_error_t *err)
-{
-	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	int ret;
-
-	ret = mkdir_p(dir, 0755, err);
-	if (ret < 0)
-		return sp_error_wrap(err, "state dir");
-	if (asprintf(&path, "%s/" SP_STATE_LOCK, dir) < 0)
-		return sp_error_set(err, ENOMEM, "state lock");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return sp_error_set(err, errno, "open `%s`", path);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR)
-			return sp_error_set(err, errno, "lock `%s`", path);
-	}
-	return TAKE_FD(fd);
-}
-
-int sp_state_open(const char *dir, struct sp_state *st, sp_error_t *err)
-{
-	_cleanup_close_ int lock = -EBADF;
-	int ret;
-
-	lock = sp_state_lock(dir, err);
-	if (lock < 0)
-		return lock;
-	ret = sp_state_load(dir, st, err);
-	if (ret < 0)
-		return ret;
-	return TAKE_FD(lock);
-}
-
 static void container_free(struct sp_container *c)
 {
 	free(c->id);
@@ -68,6 +31,7 @@ void sp_state_free(struct sp_state *st)
 	for (i = 0; i < st->n_containers; i++)
 		container_free(&st->containers[i]);
 	free(st->containers);
+	free(st->recovered);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -97,6 +61,9 @@ static int copy_container(struct sp_container *dst, const struct sp_container *s
 	dst->start_time = src->start_time;
 	dst->enabled = src->enabled;
 	dst->since = src->since;
+	dst->intent = src->intent;
+	dst->owner_pid = src->owner_pid;
+	dst->owner_start = src->owner_start;
 	if (!dst->id || !dst->domain || (src->backend && !dst->backend) || (src->cgroup && !dst->cgroup) ||
 	    (src->reason && !dst->reason)) {
 		container_free(dst);
@@ -109,7 +76,7 @@ int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *
 {
 	struct sp_container *n;
 
-	sp_state_remove(st, c->id);
+	sp_state_remove_entry(st, c->id, c->pid, c->start_time);
 	n = realloc(st->containers, (st->n_containers + 1) * sizeof(*n));
 	if (!n)
 		return sp_error_set(err, ENOMEM, "state: add container `%s`", c->id);
@@ -140,12 +107,34 @@ static int parse_container(json_object *o, struct sp_container *c, const char *w
 	if (json_object_object_get_ex(o, "since", &v))
 		c->since = json_object_get_int64(v);
 	c->enabled = json_object_object_get_ex(o, "enabled", &v) && json_object_get_boolean(v);
+	c->intent = json_object_object_get_ex(o, "intent", &v) && json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "owner_pid", &v))
+		c->owner_pid = (pid_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "owner_start", &v))
+		c->owner_start = (unsigned long long)json_object_get_uint64(v);
 	return 0;
 }
 
 static void copy_bounded(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static int parse_recovered(json_object *root, struct sp_state *st, const char *what, sp_error_t *err)
+{
+	json_object *rec, *v;
+	const char *text;
+
+	if (!json_object_object_get_ex(root, "recovered", &rec) || !json_object_is_type(rec, json_type_object))
+		return 0;
+	text = get_str(rec, "what");
+	if (json_object_object_get_ex(rec, "at", &v))
+		st->recovered_at = json_object_get_int64(v);
+	if (text && !(st->recovered = strdup(text))) {
+		sp_state_free(st);
+		return sp_error_set(err, ENOMEM, "%s: recovered", what);
+	}
+	return 0;
 }
 
 int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_error_t *err)
@@ -191,25 +180,7 @@ int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_e
 			}
 		}
 	}
-	return 0;
-}
-
-int sp_state_load(const char *dir, struct sp_state *st, sp_error_t *err)
-{
-	_cleanup_free_ char *path = NULL, *buf = NULL;
-	int ret;
-
-	memset(st, 0, sizeof(*st));
-	if (asprintf(&path, "%s/" SP_STATE_FILE, dir) < 0)
-		return sp_error_set(err, ENOMEM, "state");
-	ret = read_file_bounded(AT_FDCWD, path, STATE_MAX, &buf, NULL, err);
-	if (ret == -ENOENT) {
-		sp_error_free(err);
-		return 0;
-	}
-	if (ret < 0)
-		return sp_error_wrap(err, "load state");
-	return sp_state_parse(buf, path, st, err);
+	return parse_recovered(root, st, what, err);
 }
 
 static void add_str(json_object *o, const char *key, const char *v)
@@ -240,6 +211,11 @@ char *sp_state_to_json(const struct sp_state *st)
 		add_str(o, "cgroup", c->cgroup);
 		add_str(o, "reason", c->reason);
 		json_object_object_add(o, "since", json_object_new_int64(c->since));
+		if (c->intent) {
+			json_object_object_add(o, "intent", json_object_new_boolean(true));
+			json_object_object_add(o, "owner_pid", json_object_new_int64(c->owner_pid));
+			json_object_object_add(o, "owner_start", json_object_new_uint64(c->owner_start));
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "containers", arr);
@@ -254,7 +230,31 @@ char *sp_state_to_json(const struct sp_state *st)
 	}
 	json_object_object_add(ksmd, "knobs", knobs);
 	json_object_object_add(root, "ksmd", ksmd);
+	/* A node that has nothing recorded has nothing of a recovery left. */
+	if (st->recovered && (st->n_containers > 0 || st->ksmd_managed)) {
+		json_object *rec = json_object_new_object();
+
+		json_object_object_add(rec, "at", json_object_new_int64(st->recovered_at));
+		add_str(rec, "what", st->recovered);
+		json_object_object_add(root, "recovered", rec);
+	}
 	return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* The file as it was before this save, for recovery: a hard link, so it
+ * costs no copy. */
+static void keep_previous(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	/* No current file (moved aside, deleted): the older .prev is all
+	 * there is; keep it. */
+	if (dfd < 0 || faccessat(dfd, SP_STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if (unlinkat(dfd, SP_STATE_PREV, 0) < 0 && errno != ENOENT)
+		return;
+	if (linkat(dfd, SP_STATE_FILE, dfd, SP_STATE_PREV, 0) < 0)
+		return; /* no previous file yet: nothing to keep */
 }
 
 int sp_state_save(const char *dir, const struct sp_state *st, sp_error_t *err)
@@ -264,7 +264,8 @@ int sp_state_save(const char *dir, const struct sp_state *st, sp_error_t *err)
 
 	if (!json || asprintf(&path, "%s/" SP_STATE_FILE, dir) < 0)
 		return sp_error_set(err, ENOMEM, "save state");
-	ret = write_file_atomic(path, json, strlen(json), 0644, err);
+	keep_previous(dir);
+	ret = write_file_atomic(path, json, strlen(json), 0600, err);
 	if (ret < 0)
 		return sp_error_wrap(err, "save state");
 	return 0;
@@ -280,6 +281,22 @@ struct sp_container *sp_state_find(struct sp_state *st, const char *id)
 	return NULL;
 }
 
+static bool same_process(const struct sp_container *c, pid_t pid, unsigned long long start_time)
+{
+	return c->pid == pid && c->start_time == start_time;
+}
+
+struct sp_container *sp_state_find_entry(struct sp_state *st, const char *id, pid_t pid,
+					 unsigned long long start_time)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++)
+		if (strcmp(st->containers[i].id, id) == 0 && same_process(&st->containers[i], pid, start_time))
+			return &st->containers[i];
+	return NULL;
+}
+
 static void remove_at(struct sp_state *st, size_t i)
 {
 	container_free(&st->containers[i]);
@@ -289,27 +306,72 @@ static void remove_at(struct sp_state *st, size_t i)
 
 bool sp_state_remove(struct sp_state *st, const char *id)
 {
-	size_t i;
+	size_t i = 0;
+	bool removed = false;
 
-	for (i = 0; i < st->n_containers; i++) {
+	while (i < st->n_containers) {
 		if (strcmp(st->containers[i].id, id) == 0) {
 			remove_at(st, i);
-			return true;
+			removed = true;
+		} else {
+			i++;
 		}
 	}
-	return false;
+	return removed;
 }
 
-size_t sp_state_prune(struct sp_state *st, sp_alive_fn is_alive)
+bool sp_state_remove_entry(struct sp_state *st, const char *id, pid_t pid, unsigned long long start_time)
+{
+	struct sp_container *c = sp_state_find_entry(st, id, pid, start_time);
+
+	if (!c)
+		return false;
+	remove_at(st, (size_t)(c - st->containers));
+	return true;
+}
+
+static bool is_cgroup_entry(const struct sp_container *c)
+{
+	return c->cgroup && strncmp(c->id, "cgroup:", 7) == 0;
+}
+
+/* The owner of an intent died before it confirmed: what does the process
+ * really have?  Returns false when the entry is to be dropped. */
+static bool resolve_intent(struct sp_container *c, const struct sp_probe *p)
+{
+	if (c->pid > 0 && !p->alive(c->pid, c->start_time))
+		return false;
+	c->intent = false;
+	c->owner_pid = 0;
+	c->owner_start = 0;
+	if (p->pid_ksm(c->pid) == 1)
+		return true;
+	c->enabled = false;
+	free(c->reason);
+	c->reason = strdup("switching KSM on did not finish (the hook or `samepage enable` ended first)");
+	return true;
+}
+
+static bool entry_live(struct sp_container *c, const struct sp_probe *p)
+{
+	if (c->intent) {
+		if (c->owner_pid > 0 && p->alive(c->owner_pid, c->owner_start))
+			return true;
+		return resolve_intent(c, p);
+	}
+	if (c->enabled && is_cgroup_entry(c))
+		return p->cgroup_ksm(c->cgroup, c->backend && strcmp(c->backend, "native") == 0);
+	return c->pid <= 0 || p->alive(c->pid, c->start_time);
+}
+
+size_t sp_state_prune(struct sp_state *st, const struct sp_probe *probe)
 {
 	size_t i = 0, dropped = 0;
 
-	if (!is_alive)
-		is_alive = proc_alive;
+	if (!probe)
+		probe = &sp_probe_proc;
 	while (i < st->n_containers) {
-		const struct sp_container *c = &st->containers[i];
-
-		if (c->pid > 0 && !is_alive(c->pid, c->start_time)) {
+		if (!entry_live(&st->containers[i], probe)) {
 			remove_at(st, i);
 			dropped++;
 		} else {

@@ -4,18 +4,39 @@
  * samepage enabled (or refused), in which domain, with pid and start time,
  * and what samepage changed in ksmd's knobs so it can be put back.
  *
- * Writers hold an exclusive flock on <dir>/lock for load-modify-save and
- * save by write-to-temp-and-rename, so readers (status, metrics, the
- * governor's inotify watch on <dir>) never see a torn file without locking.
+ * Writers hold an exclusive flock on <dir>/lock for load-modify-save, taken
+ * with a deadline (sp_state_open_timed), never across a ptrace injection:
+ * the admission layer records an intent under the lock, injects without
+ * it, and confirms under the lock again.  Saves go through
+ * write_file_atomic (random O_EXCL temporary, fsync, rename), so readers
+ * (status, metrics, the governor's inotify watch on <dir>) never see a torn
+ * file without locking.  The dir is 0700 and ours (dir_check_private);
+ * state.json is 0600.
+ *
+ * An entry is one process: the id (a container's OCI id, "cgroup:<path>"
+ * or "pid:<n>" for `samepage enable`) *and* its pid and start time.  A
+ * second container that reuses an id is a second entry; forgetting a
+ * container removes only the entry whose process is gone.
  *
  *   <dir>/state.json:
  *   { "version": 1,
  *     "containers": [ { "id": "c1", "domain": "team-a", "pid": 4121,
  *                       "start_time": 123456, "enabled": true,
+ *                       "intent": false, "owner_pid": 0, "owner_start": 0,
  *                       "backend": "stock", "cgroup": "/sys/fs/...",
  *                       "since": 1763778000, "reason": "..." } ],
  *     "ksmd": { "managed": true,
- *               "knobs": [ { "name": "run", "saved": "0", "set": "1" } ] } }
+ *               "knobs": [ { "name": "run", "saved": "0", "set": "1" } ] },
+ *     "recovered": { "at": 1763778000, "what": "..." } }
+ *
+ * Recovery (writers only, under the lock): a state.json that cannot be
+ * parsed (corrupt, truncated, empty, larger than 16 MiB) is renamed to
+ * state.json.broken-<unix time> and the state is rebuilt from
+ * state.json.prev (the file as it was before the last save) where that
+ * parses, keeping only what the node still shows: live processes with KSM
+ * on, knobs that still hold the value samepage set.  Otherwise the state
+ * starts empty.  A missing dir is recreated.  Either way `recovered` says
+ * what happened (doctor reports it) until the node has nothing recorded.
  */
 #ifndef SP_STATE_H
 #define SP_STATE_H
@@ -28,6 +49,8 @@
 
 #define SP_STATE_FILE "state.json"
 #define SP_STATE_LOCK "lock"
+#define SP_STATE_PREV "state.json.prev"
+#define SP_STATE_BROKEN "state.json.broken-" /* + unix time */
 #define SP_STATE_MAX_KNOBS 8
 
 struct sp_container {
@@ -40,6 +63,13 @@ struct sp_container {
 	char *cgroup;                  /* cgroup path, or NULL */
 	char *reason;
 	int64_t since;                 /* unix time the entry was made */
+	/* An intent: recorded before KSM is switched on, by the process
+	 * owner_pid (started at owner_start).  Confirmed (intent false) or
+	 * turned into a refusal by that process; when it died before it could,
+	 * prune resolves the entry from what the process really has. */
+	bool intent;
+	pid_t owner_pid;
+	unsigned long long owner_start;
 };
 
 struct sp_knob_change {
@@ -54,17 +84,29 @@ struct sp_state {
 	bool ksmd_managed;
 	struct sp_knob_change knobs[SP_STATE_MAX_KNOBS];
 	size_t n_knobs;
+	char *recovered;               /* what recovery did, or NULL */
+	int64_t recovered_at;
+	bool recovered_now;            /* by this sp_state_open: the caller warns */
 };
 
-/* Create dir if needed and take the exclusive lock.  Returns the lock fd
- * (close it to unlock). */
-int sp_state_lock(const char *dir, sp_error_t *err);
+/* Default deadline for taking the lock (config `lock_timeout_ms`). */
+#define SP_STATE_LOCK_TIMEOUT_MS 3000
 
-/* Lock, then load: the start of every load-modify-save.  Returns the lock
- * fd (close it after saving); on failure nothing is held. */
+/* Create dir (0700) if needed, refuse it when it is not ours
+ * (dir_check_private) and take the exclusive lock, waiting at most
+ * timeout_ms: -ETIMEDOUT then, with a message naming the lock file.
+ * Returns the lock fd (close it to unlock). */
+int sp_state_lock_timed(const char *dir, unsigned int timeout_ms, sp_error_t *err);
+int sp_state_lock(const char *dir, sp_error_t *err); /* SP_STATE_LOCK_TIMEOUT_MS */
+
+/* Lock, then load, recovering a broken state (see above; st->recovered_now
+ * says it happened): the start of every load-modify-save.  Returns the
+ * lock fd (close it after saving); on failure nothing is held. */
+int sp_state_open_timed(const char *dir, unsigned int timeout_ms, struct sp_state *st, sp_error_t *err);
 int sp_state_open(const char *dir, struct sp_state *st, sp_error_t *err);
 
-/* Load <dir>/state.json; a missing file is an empty state. */
+/* Load <dir>/state.json without the lock (readers); a missing file is an
+ * empty state, a broken one an error. */
 int sp_state_load(const char *dir, struct sp_state *st, sp_error_t *err);
 
 /* Parse from a string (for tests and readers of other sources). */
@@ -78,19 +120,43 @@ char *sp_state_to_json(const struct sp_state *st);
 
 void sp_state_free(struct sp_state *st);
 
+/* The first entry with this id (any process), or NULL. */
 struct sp_container *sp_state_find(struct sp_state *st, const char *id);
 
-/* Add a copy of c (replacing an entry with the same id). */
+/* The entry of this id and process (pid and start time), or NULL. */
+struct sp_container *sp_state_find_entry(struct sp_state *st, const char *id, pid_t pid,
+					 unsigned long long start_time);
+
+/* Add a copy of c, replacing the entry of the same id and process. */
 int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *err);
 
-/* Remove by id; returns true when something was removed. */
+/* Remove every entry of this id; returns true when something was removed. */
 bool sp_state_remove(struct sp_state *st, const char *id);
 
-/* Drop entries whose process is gone (pid dead or start time differs).
- * is_alive is injectable for tests; NULL uses /proc.  Returns the number
- * dropped. */
-typedef bool (*sp_alive_fn)(pid_t pid, unsigned long long start_time);
-size_t sp_state_prune(struct sp_state *st, sp_alive_fn is_alive);
+/* Remove the entry of this id and process; true when there was one. */
+bool sp_state_remove_entry(struct sp_state *st, const char *id, pid_t pid, unsigned long long start_time);
+
+/* What prune asks of the node; tests inject their own. */
+struct sp_probe {
+	/* pid exists, is not a zombie and started at start_time */
+	bool (*alive)(pid_t pid, unsigned long long start_time);
+	/* 1: the process has KSM on (ksm_merge_any), 0: off, <0: cannot tell */
+	int (*pid_ksm)(pid_t pid);
+	/* a live process of the cgroup (or below) has KSM on */
+	bool (*cgroup_ksm)(const char *cgroup, bool native);
+};
+
+/* The node's own answers: /proc/<pid>/stat, /proc/<pid>/ksm_stat and the
+ * cgroup's processes (node/state-recover.c, with the lock and recovery). */
+extern const struct sp_probe sp_probe_proc;
+
+/* Resolve and drop what is over: an entry whose process is gone; an
+ * `enable` cgroup entry ("cgroup:...") while no process of the cgroup has
+ * KSM any more (it is not tied to one representative process); an intent
+ * whose owner is gone: confirmed when its process has KSM on, else kept as
+ * refused ("switching KSM on did not finish").  probe NULL uses /proc.
+ * Returns the number of entries dropped. */
+size_t sp_state_prune(struct sp_state *st, const struct sp_probe *probe);
 
 /* Number of enabled containers. */
 size_t sp_state_enabled_count(const struct sp_state *st);

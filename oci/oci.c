@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
@@ -21,6 +22,10 @@ static int dup_string_field(json_object *root, const char *key, bool required, c
 	}
 	if (!json_object_is_type(v, json_type_string))
 		return sp_error_set(err, 0, "OCI state: `%s` is not a string", key);
+	/* "a\u0000b" would be read as "a": what was checked and what is used
+	 * would differ. */
+	if ((size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
+		return sp_error_set(err, 0, "OCI state: `%s` holds a NUL character", key);
 	*out = strdup(json_object_get_string(v));
 	if (!*out)
 		return sp_error_set(err, ENOMEM, "OCI state: `%s`", key);
@@ -194,4 +199,64 @@ int oci_request_from_state(const struct oci_state *st, struct sp_request *req, s
 		return 0;
 	}
 	return 0;
+}
+
+char *oci_printable(const char *s, size_t max)
+{
+	size_t i, n = strlen(s), cut = n > max ? max : n, len = 0;
+	char *out = malloc(cut * 4 + 4);
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			len += snprintf(out + len, 5, "\\x%02x", c);
+		else
+			out[len++] = (char)c;
+	}
+	if (cut < n)
+		len += snprintf(out + len, 4, "...");
+	out[len] = '\0';
+	return out;
+}
+
+int oci_id_check(const char *id, sp_error_t *err)
+{
+	_cleanup_free_ char *shown = NULL;
+	size_t i, n = strlen(id);
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+			break;
+	if (n > 0 && n <= OCI_ID_MAX && i == n)
+		return 0;
+	shown = oci_printable(id, 64);
+	if (n == 0)
+		return sp_error_set(err, 0, "OCI state: `id` is empty");
+	if (n > OCI_ID_MAX)
+		return sp_error_set(err, 0, "OCI state: `id` `%s` is %zu bytes long (at most %d)", shown ? shown : "",
+				    n, OCI_ID_MAX);
+	return sp_error_set(err, 0, "OCI state: `id` `%s` holds a control character", shown ? shown : "");
+}
+
+int oci_state_check_creating(const struct oci_state *st, sp_error_t *err)
+{
+	_cleanup_free_ char *shown = NULL;
+
+	if (st->status && (strcmp(st->status, "creating") == 0 || strcmp(st->status, "created") == 0))
+		return 0;
+	if (!st->status)
+		return sp_error_set(err, 0, "OCI state: no `status` (want creating or created at this stage)");
+	shown = oci_printable(st->status, 32);
+	return sp_error_set(err, 0, "OCI state: `status` is `%s` (want creating or created at this stage)",
+			    shown ? shown : "");
+}
+
+bool oci_asks_merge(const struct oci_state *st)
+{
+	const char *v = oci_state_annotation(st, SP_ANNOTATION_MERGE);
+
+	return v && strcmp(v, "true") == 0;
 }

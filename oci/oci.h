@@ -43,6 +43,28 @@ struct oci_state {
 int oci_state_parse(const char *buf, size_t len, bool need_pid, struct oci_state *st, sp_error_t *err);
 void oci_state_free(struct oci_state *st);
 
+/* The longest container id accepted.  The OCI runtime spec sets no limit;
+ * runc and crun keep a directory named after the id, so no id they accept
+ * is longer than NAME_MAX (255 bytes), and CRI ids are 64 hex digits. */
+#define OCI_ID_MAX 255
+
+/* An id the hook can record and print: 1 to OCI_ID_MAX bytes, no control
+ * character (C0 or DEL).  Errors show the id escaped. */
+int oci_id_check(const char *id, sp_error_t *err);
+
+/* A copy of s for a log line: control characters and backslashes as \xNN,
+ * at most max bytes of s, "..." when cut.  malloc'd; NULL on ENOMEM. */
+char *oci_printable(const char *s, size_t max);
+
+/* The create stages run on a container the runtime is creating: `status`
+ * "creating" (createRuntime) or "created" (prestart, crun).  Anything else
+ * (missing, "running", "stopped") is an error naming the status. */
+int oci_state_check_creating(const struct oci_state *st, sp_error_t *err);
+
+/* The container asked for KSM: samepage.io/merge is exactly "true".  A
+ * container that did not ask is never refused by the hook. */
+bool oci_asks_merge(const struct oci_state *st);
+
 /* Value of an annotation, or NULL. */
 const char *oci_state_annotation(const struct oci_state *st, const char *key);
 

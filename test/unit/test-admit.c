@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -61,14 +62,29 @@ static unsigned long long start_time_of(pid_t pid)
 	return pi.start_time;
 }
 
-/* A state holding one enabled container of domain, whose process is us
- * (so prune keeps it). */
-static void seed(const char *id, const char *domain, bool ksmd_managed)
+/* A process that has exited and was reaped: a stopped container's init. */
+static pid_t dead_pid(void)
+{
+	pid_t p = fork();
+
+	assert_true(p >= 0);
+	if (p == 0)
+		_exit(0);
+	assert_int_equal(waitpid(p, NULL, 0), p);
+	return p;
+}
+
+/* Add to the state an enabled container of domain whose process is pid
+ * (start time 1 for a dead one). */
+static void seed_pid(const char *id, const char *domain, pid_t pid, bool ksmd_managed)
 {
 	struct sp_state st = { 0 };
-	struct sp_container c = { .id = (char *)id, .domain = (char *)domain, .pid = getpid(),
-				  .start_time = start_time_of(getpid()), .enabled = true, .backend = "stock" };
+	struct sp_container c = { .id = (char *)id, .domain = (char *)domain, .pid = pid,
+				  .start_time = pid == getpid() ? start_time_of(pid) : 1, .enabled = true,
+				  .backend = "stock" };
 
+	assert_int_equal(mkdir_p(state_dir, 0700, NULL), 0);
+	assert_int_equal(sp_state_load(state_dir, &st, NULL), 0);
 	assert_int_equal(sp_state_add(&st, &c, NULL), 0);
 	if (ksmd_managed) {
 		st.ksmd_managed = true;
@@ -77,9 +93,14 @@ static void seed(const char *id, const char *domain, bool ksmd_managed)
 		snprintf(st.knobs[0].saved, sizeof(st.knobs[0].saved), "0");
 		snprintf(st.knobs[0].set, sizeof(st.knobs[0].set), "1");
 	}
-	assert_int_equal(mkdir_p(state_dir, 0755, NULL), 0);
 	assert_int_equal(sp_state_save(state_dir, &st, NULL), 0);
 	sp_state_free(&st);
+}
+
+/* One enabled container whose process is us (so prune keeps it). */
+static void seed(const char *id, const char *domain, bool ksmd_managed)
+{
+	seed_pid(id, domain, getpid(), ksmd_managed);
 }
 
 static void load(struct sp_state *st)
@@ -204,7 +225,7 @@ static void test_container_admitted_twice_is_left_alone(void **unused)
 	sp_admission_free(&a);
 }
 
-/* Forgetting the last container puts ksmd back. */
+/* Forgetting the last (stopped) container puts ksmd back. */
 static void test_forget_last_container_releases_ksmd(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "own" };
@@ -213,7 +234,7 @@ static void test_forget_last_container_releases_ksmd(void **unused)
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", true);
+	seed_pid("own", "team-a", dead_pid(), true);
 	knob("run", "1\n");
 	assert_int_equal(sp_forget(&paths, &w, &a, &err), 0);
 	sp_admission_free(&a);
@@ -290,6 +311,109 @@ static void test_admit_and_forget_a_pid(void **unused)
 	sp_state_free(&st);
 }
 
+/* Two containers with one id (two runtime roots): the poststop of the one
+ * that stopped removes its own entry, not the live one's, and ksmd stays
+ * taken for the live one. */
+static void test_reused_id_keeps_the_live_entry(void **unused)
+{
+	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "web" };
+	struct sp_admission a;
+	struct sp_state st;
+	sp_error_t err = NULL;
+	pid_t gone = dead_pid();
+
+	(void)unused;
+	seed_pid("web", "team-a", getpid(), true);
+	seed_pid("web", "team-a", gone, false);
+	knob("run", "1\n");
+	load(&st);
+	assert_int_equal(st.n_containers, 2);
+	sp_state_free(&st);
+
+	w.pid = gone;
+	assert_int_equal(sp_forget(&paths, &w, &a, &err), 0);
+	sp_admission_free(&a);
+	load(&st);
+	assert_int_equal(st.n_containers, 1);
+	assert_non_null(sp_state_find_entry(&st, "web", getpid(), start_time_of(getpid())));
+	assert_true(st.ksmd_managed);
+	sp_state_free(&st);
+	assert_knob("run", "1");
+
+	/* a poststop without a pid (some runtimes) does the same */
+	w.pid = 0;
+	assert_int_equal(sp_forget(&paths, &w, &a, &err), 0);
+	sp_admission_free(&a);
+	load(&st);
+	assert_int_equal(st.n_containers, 1);
+	sp_state_free(&st);
+}
+
+/* Reusing the owner's id does not make a container of another domain the
+ * owner: the policy judges it like any other. */
+static void test_reused_id_is_judged_by_the_policy(void **unused)
+{
+	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "web", .runtime_pid = getpid(),
+				 .domain = "team-b" };
+	struct sp_admission a;
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	seed("web", "team-a", false);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	w.pid = child;
+	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
+	expect_msg(err, "domain `team-b` refused");
+	assert_true(a.refused);
+	sp_error_free(&err);
+	sp_admission_free(&a);
+	load(&st);
+	assert_int_equal(st.n_containers, 2);
+	assert_true(sp_state_find_entry(&st, "web", getpid(), start_time_of(getpid()))->enabled);
+	assert_false(sp_state_find_entry(&st, "web", child, start_time_of(child))->enabled);
+	sp_state_free(&st);
+}
+
+/* The state lock is taken with the config's deadline: a holder that never
+ * lets go makes admit give up in time, with the lock file named. */
+static void test_lock_is_taken_with_a_deadline(void **unused)
+{
+	struct sp_workload w = { .scope = KSM_SCOPE_PROCESS, .pid = getpid() };
+	struct sp_admission a;
+	struct timespec t0, t1;
+	sp_error_t err = NULL;
+	int lock, ret;
+	long ms;
+
+	(void)unused;
+	write_text(config, "{\"lock_timeout_ms\": 200}\n");
+	lock = sp_state_lock(state_dir, &err);
+	assert_true(lock >= 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* another process: flock is per open file */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = sp_admit(&paths, &w, &a, &err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		_exit(ret == -ETIMEDOUT && ms >= 200 && ms < 1000 && strstr(sp_error_msg(err), "/lock` is held") ? 0 : 1);
+	}
+	int status;
+
+	assert_int_equal(waitpid(child, &status, 0), child);
+	child = -1;
+	close(lock);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static int fresh(void **unused)
 {
 	char cmd[400];
@@ -350,6 +474,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_container_admitted_twice_is_left_alone, fresh, reap),
 		cmocka_unit_test_setup_teardown(test_forget_last_container_releases_ksmd, fresh, reap),
 		cmocka_unit_test_setup_teardown(test_admit_and_forget_a_pid, fresh, reap),
+		cmocka_unit_test_setup_teardown(test_reused_id_keeps_the_live_entry, fresh, reap),
+		cmocka_unit_test_setup_teardown(test_reused_id_is_judged_by_the_policy, fresh, reap),
+		cmocka_unit_test_setup_teardown(test_lock_is_taken_with_a_deadline, fresh, reap),
 	};
 
 	return cmocka_run_group_tests_name("admit", tests, setup, teardown);
