@@ -184,6 +184,76 @@ static void test_request_domain_as_written(void **unused)
 	assert_string_equal(req.domain_key, "io.kubernetes.pod.namespace");
 }
 
+static void expect_msg(sp_error_t err, const char *needle)
+{
+	if (!strstr(sp_error_msg(err), needle))
+		fail_msg("message `%s` does not contain `%s`", sp_error_msg(err), needle);
+}
+
+/* Ids: bounded, no control characters, shown escaped in the message. */
+static void test_id_bounds(void **unused)
+{
+	char id[OCI_ID_MAX + 2];
+	sp_error_t err = NULL;
+	char *shown;
+
+	(void)unused;
+	memset(id, 'a', OCI_ID_MAX);
+	id[OCI_ID_MAX] = '\0';
+	assert_int_equal(oci_id_check(id, &err), 0);
+	assert_int_equal(oci_id_check("3f2a-web_1.x+y", &err), 0);
+	id[OCI_ID_MAX] = 'a';
+	id[OCI_ID_MAX + 1] = '\0';
+	assert_int_equal(oci_id_check(id, &err), -EINVAL);
+	expect_msg(err, "256 bytes long (at most 255)");
+	sp_error_free(&err);
+	assert_int_equal(oci_id_check("web\n\033[31mFAKE LOG LINE", &err), -EINVAL);
+	expect_msg(err, "web\\x0a\\x1b[31mFAKE");
+	expect_msg(err, "control character");
+	assert_null(strchr(sp_error_msg(err), '\n'));
+	sp_error_free(&err);
+	assert_int_equal(oci_id_check("x\x7f", &err), -EINVAL);
+	sp_error_free(&err);
+
+	shown = oci_printable("a\\b\tc", 64);
+	assert_string_equal(shown, "a\\x5cb\\x09c");
+	free(shown);
+	shown = oci_printable("abcdef", 3);
+	assert_string_equal(shown, "abc...");
+	free(shown);
+	/* an id with an embedded NUL is not read as its prefix */
+	expect_error("{\"id\":\"web\\u0000x\",\"pid\":5}", true, "`id` holds a NUL");
+}
+
+static void test_status_and_merge(void **unused)
+{
+	struct oci_state st;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	assert_int_equal(parse("{\"id\":\"c\",\"pid\":5,\"status\":\"creating\"}", true, &st, &err), 0);
+	assert_int_equal(oci_state_check_creating(&st, &err), 0);
+	assert_false(oci_asks_merge(&st));
+	oci_state_free(&st);
+	assert_int_equal(parse("{\"id\":\"c\",\"pid\":5,\"status\":\"created\","
+			       "\"annotations\":{\"samepage.io/merge\":\"true\"}}", true, &st, &err), 0);
+	assert_int_equal(oci_state_check_creating(&st, &err), 0);
+	assert_true(oci_asks_merge(&st));
+	oci_state_free(&st);
+	assert_int_equal(parse("{\"id\":\"c\",\"pid\":5,\"status\":\"running\","
+			       "\"annotations\":{\"samepage.io/merge\":\"yes\"}}", true, &st, &err), 0);
+	assert_int_equal(oci_state_check_creating(&st, &err), -EINVAL);
+	expect_msg(err, "`status` is `running`");
+	sp_error_free(&err);
+	assert_false(oci_asks_merge(&st));
+	oci_state_free(&st);
+	assert_int_equal(parse("{\"id\":\"c\",\"pid\":5}", true, &st, &err), 0);
+	assert_int_equal(oci_state_check_creating(&st, &err), -EINVAL);
+	expect_msg(err, "no `status`");
+	sp_error_free(&err);
+	oci_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +265,8 @@ int main(void)
 		cmocka_unit_test(test_request_domain_precedence),
 		cmocka_unit_test(test_request_bad),
 		cmocka_unit_test(test_request_domain_as_written),
+		cmocka_unit_test(test_id_bounds),
+		cmocka_unit_test(test_status_and_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
