@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -623,6 +624,31 @@ static void check_runtimes(struct doctor *d)
 		add(d, "runtimes", DOCTOR_WARN, "install runc, crun or podman", "no runc, crun or podman on PATH");
 }
 
+static void check_state(struct doctor *d)
+{
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	char when[32] = "?";
+	struct tm tm;
+	time_t at;
+
+	if (sp_state_load(d->o->state_dir, &st, &err) < 0) {
+		add(d, "state", DOCTOR_FAIL, "the next container start moves it aside and rebuilds the state",
+		    "%s", sp_error_msg(err));
+		return;
+	}
+	if (!st.recovered) {
+		add(d, "state", DOCTOR_OK, NULL, "%s: %zu entr%s, %zu enabled", d->o->state_dir, st.n_containers,
+		    st.n_containers == 1 ? "y" : "ies", sp_state_enabled_count(&st));
+		return;
+	}
+	at = (time_t)st.recovered_at;
+	if (localtime_r(&at, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	add(d, "state", DOCTOR_WARN, "look at the file moved aside; containers started before may be missing from `samepage status`",
+	    "state recovered at %s: %s", when, st.recovered);
+}
+
 static void check_config(struct doctor *d)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -646,6 +672,7 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t 
 	d.native = ksm_native_available();
 	check_kernel(&d);
 	check_config(&d);
+	check_state(&d);
 	check_ksm(&d);
 	if (ksm_knob_exists("run")) {
 		check_ksmd(&d);

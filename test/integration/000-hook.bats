@@ -50,12 +50,12 @@ teardown() {
 	sleep 100 &
 	local victim=$!
 	run "$HOOK" --state-dir "$STATE_DIR" --config "$CONFIG" createRuntime \
-		<<< "{\"id\":\"fake\",\"pid\":$victim,\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/required\":\"true\"}}"
+		<<< "{\"id\":\"fake\",\"status\":\"creating\",\"pid\":$victim,\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/required\":\"true\"}}"
 	local st=$status
 	local merge=$(ksm_field $victim ksm_merge_any)
 	kill $victim
 	[ "$st" -ne 0 ] || fail "hook accepted a host process"
-	assert_output --partial "not a child of the runtime process"
+	assert_output --partial "is in the hook's own pid namespace, not a container's init"
 	[ "$merge" = no ] || fail "host process $victim was touched: ksm_merge_any=$merge"
 }
 
@@ -95,9 +95,14 @@ teardown() {
 
 @test "hook: bad annotations refuse the container with a message naming them" {
 	local b
+	# merge=yes is not merge=true: a container that did not ask is never
+	# refused (030-never-refuse.bats); the hook only warns
 	b=$(make_bundle badmerge samepage.io/merge=yes)
 	start_container badmerge "$b"
-	[ "$status" -ne 0 ] || fail "container with samepage.io/merge=yes started"
+	[ "$status" -eq 0 ] || fail "container with samepage.io/merge=yes was refused: $output"
+	run "$HOOK" --state-dir "$STATE_DIR" --config "$CONFIG" createRuntime \
+		<<< '{"id":"badmerge","status":"creating","pid":1,"annotations":{"samepage.io/merge":"yes"}}'
+	[ "$status" -eq 0 ] || fail "hook refused a container that did not ask: $output"
 	assert_output --partial "annotation \`samepage.io/merge\`: invalid value \`yes\`"
 	b=$(make_bundle baddomain samepage.io/merge=true samepage.io/domain=Team_A)
 	start_container baddomain "$b"
