@@ -126,6 +126,8 @@ static int report(const struct enable_opts *o, const char *name, const struct sp
 		fprintf(stderr, "samepage: warning: %s: %s\n", o->verb, sw->notes[i]);
 	if (a->ksmd_warning)
 		fprintf(stderr, "samepage: warning: %s: %s\n", o->verb, a->ksmd_warning);
+	if (a->state_warning)
+		fprintf(stderr, "samepage: warning: %s: node state: %s\n", o->verb, a->state_warning);
 	if (!name)
 		return 1;
 	printf("%s: KSM %s for %s", o->verb, o->on ? "on" : "off", name);
