@@ -251,9 +251,11 @@ static int record_intent(const struct sp_node_paths *paths, const struct sp_conf
 }
 
 /* Under the lock again: the intent becomes what happened (found by id and
- * process; added again when a recovery lost it meanwhile). */
-static int confirm(const struct sp_node_paths *paths, const struct sp_config *cfg, struct sp_container *rec,
-		   int switched, struct sp_admission *a, sp_error_t *err)
+ * process; added again when a recovery lost it meanwhile).  A container
+ * that could not be enabled is recorded as refused; a running workload's
+ * failure is answered at the terminal and leaves no entry. */
+static int confirm(const struct sp_node_paths *paths, const struct sp_config *cfg, const struct sp_workload *w,
+		   struct sp_container *rec, int switched, struct sp_admission *a, sp_error_t *err)
 {
 	_cleanup_close_ int lock = -EBADF;
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
@@ -276,7 +278,8 @@ static int confirm(const struct sp_node_paths *paths, const struct sp_config *cf
 	rec->reason = switched < 0 ? (char *)sp_error_msg(*err) : NULL;
 	if (switched < 0) {
 		rec->cgroup = NULL;
-		sp_state_add(&st, rec, NULL);
+		if (w->scope == KSM_SCOPE_CONTAINER_INIT)
+			sp_state_add(&st, rec, NULL);
 		sp_state_save(paths->state_dir, &st, NULL);
 		return switched;
 	}
@@ -313,7 +316,7 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 		return ret > 0 ? 0 : ret;
 	ret = switch_on(w, &rec, a, err);
 	cgroup = rec.cgroup; /* freed here, whatever confirm does with rec */
-	return confirm(paths, &cfg, &rec, ret, a, err);
+	return confirm(paths, &cfg, w, &rec, ret, a, err);
 }
 
 /* State entries a running workload covers: its own, the same cgroup's, and
