@@ -21,6 +21,9 @@ SP_CFLAGS := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow \
 	-DSAMEPAGE_VERSION='"$(VERSION)"' -I.
 SP_LDFLAGS := -pie -Wl,-z,relro,-z,now
 LIBS := -ljson-c
+# `samepage estimate` hashes pages with xxHash: only build/samepage and the
+# unit tests that need it link it, never the static hook.
+ESTIMATE_LIBS := -lxxhash -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -62,15 +65,16 @@ $(B)/samepage-hook: $(HOOK_OBJS) $(B)/libsamepage.a
 	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(HOOK_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(B)/libsamepage.a $(LIBS)
 
 $(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a
-	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(B)/libsamepage.a $(LIBS)
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(B)/libsamepage.a $(LIBS) $(ESTIMATE_LIBS)
 
 $(B)/test/%: test/unit/%.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) -lcmocka
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) $(TEST_LIBS) -lcmocka
+$(B)/test/test-estimate: TEST_LIBS := $(ESTIMATE_LIBS)
 
 # Debian packages the build, the tests and the demo need.
 DEB_DEPS = build-essential pkg-config libjson-c-dev libcap-dev libseccomp-dev \
-	libcgroup-dev libcmocka-dev bats bats-assert bats-support runc crun \
+	libcgroup-dev libcmocka-dev libxxhash-dev bats bats-assert bats-support runc crun \
 	busybox-static jq util-linux procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 DEB_DEPS += $(EXTRA_DEB_DEPS)
 
