@@ -30,7 +30,10 @@
 #include "host/proc.h"
 #include "node/config.h"
 #include "node/estimate.h"
-#include "node/stat.h"
+#include "host/sample.h"
+#include "cgroupfs/figures.h"
+#include "node/report.h"
+#include "node/policy.h"
 #include "node/state.h"
 #include "cmd/verbs.h"
 

@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "base/error.h"
-#include "node/stat.h"
+#include "host/sample.h"
 
 #define EST_DIGEST_SLOT_BYTES 24
 #define EST_PFN_SLOT_BYTES 8
