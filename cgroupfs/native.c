@@ -15,11 +15,8 @@
 
 #include "base/cleanup.h"
 #include "base/fileio.h"
+#include "base/kernel-abi.h"
 #include "cgroupfs/native.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 /* Generous bounds for kernel-generated files. */
 #define CGROUP_FILE_MAX (64 * 1024)

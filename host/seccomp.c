@@ -14,25 +14,10 @@
 #include <linux/seccomp.h>
 
 #include "base/cleanup.h"
+#include "base/kernel-abi.h"
 #include "base/fileio.h"
 #include "host/ksm.h"
 #include "host/seccomp.h"
-
-#ifndef PTRACE_SECCOMP_GET_FILTER
-#define PTRACE_SECCOMP_GET_FILTER 0x420c
-#endif
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#endif
-#ifndef SECCOMP_RET_LOG
-#define SECCOMP_RET_LOG 0x7ffc0000U
-#endif
-#ifndef SECCOMP_RET_USER_NOTIF
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
 
 /* The kernel's limits: BPF_MAXINSNS per program, MAX_INSNS_PER_PATH (256k)
  * over all filters of a thread counted with a 4-instruction penalty. */

@@ -32,10 +32,7 @@
 #include "host/inject.h"
 #include "base/error.h"
 #include "base/fileio.h"
-
-#ifndef PR_GET_MEMORY_MERGE
-#define PR_GET_MEMORY_MERGE 68
-#endif
+#include "base/kernel-abi.h"
 
 #define SLEEP_MS 300
 #define MAX_CHILDREN 8
