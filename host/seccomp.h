@@ -86,9 +86,9 @@ int seccomp_proc_mode(pid_t pid, sp_error_t *err);
 
 /*
  * Would prctl(PR_SET_MEMORY_MERGE, on, 0, 0, 0) injected into pid run?
- * Reads the mode first; only a process in filter mode is attached (its own
- * PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER, PTRACE_DETACH:
- * the injection module seizes on its own and offers no step in between).
+ * Reads the mode first; only a process in filter mode is attached, held at
+ * an interrupt stop for PTRACE_SECCOMP_GET_FILTER and released the way
+ * host/ptrace.h releases every tracee.
  * Returns 1 when allowed, 0 when not with *why (malloc'd) saying why, or a
  * negative errno (-ESRCH when the process went away).
  */
