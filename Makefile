@@ -74,7 +74,7 @@ $(B)/test/test-estimate: TEST_LIBS := $(ESTIMATE_LIBS)
 
 # Debian packages the build, the tests and the demo need.
 DEB_DEPS = build-essential pkg-config libjson-c-dev libcap-dev libseccomp-dev \
-	libcgroup-dev libcmocka-dev libxxhash-dev bats bats-assert bats-support runc crun \
+	libcmocka-dev libxxhash-dev bats bats-assert bats-support runc crun \
 	busybox-static jq util-linux procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 DEB_DEPS += $(EXTRA_DEB_DEPS)
 

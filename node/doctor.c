@@ -22,19 +22,11 @@
 #include "cgroupfs/native.h"
 #include "node/config.h"
 #include "node/state.h"
+#include "base/kernel-abi.h"
 #include "node/kbugs.h"
 #include "node/hookpath.h"
 #include "node/doctor.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef CGROUP_SUPER_MAGIC
-#define CGROUP_SUPER_MAGIC 0x27e0eb
-#endif
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
 
 /* What the checks share while they run. */
 struct doctor {
