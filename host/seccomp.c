@@ -439,6 +439,19 @@ static int seize_stopped(pid_t pid, int *sig, sp_error_t *err)
 	}
 }
 
+int seccomp_filters_read(pid_t pid, struct seccomp_filters *f, sp_error_t *err)
+{
+	int ret, sig;
+
+	ret = seize_stopped(pid, &sig, err);
+	if (ret < 0)
+		return ret;
+	ret = seccomp_filters_get(pid, f, err);
+	/* Detach whatever happened; a caught signal goes back to the process. */
+	ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig);
+	return ret;
+}
+
 int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 {
 	struct seccomp_call call = { 0 };
@@ -446,7 +459,7 @@ int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 	uint32_t native, proc_arch, action;
 	bool reads_ip;
 	char desc[64];
-	int mode, ret, sig;
+	int mode, ret;
 
 	call.args[0] = PR_SET_MEMORY_MERGE;
 	call.args[1] = on ? 1 : 0;
@@ -469,12 +482,7 @@ int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 		return asprintf(why, "not a native process (audit arch 0x%08x), its filter would see another syscall ABI",
 				proc_arch) < 0 ? -ENOMEM : 0;
 
-	ret = seize_stopped(pid, &sig, err);
-	if (ret < 0)
-		return ret;
-	ret = seccomp_filters_get(pid, &f, err);
-	/* Detach whatever happened; a caught signal goes back to the process. */
-	ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig);
+	ret = seccomp_filters_read(pid, &f, err);
 	if (ret < 0)
 		return ret;
 
