@@ -663,8 +663,8 @@ static void check_unattributed(struct doctor *d)
 	who = sp_unattributed_describe(&u, 8);
 	add(d, "unattributed", exclusive ? DOCTOR_FAIL : DOCTOR_WARN,
 	    "deny the self-opt-in with the seccomp fragment (docs/seccomp.md), or stop these processes",
-	    "%" PRId64 " merged pages and %zu processes outside samepage's record (self-opt-in%s)%s%s",
-	    u.pages < 0 ? 0 : u.pages, u.n,
+	    "%" PRId64 " merged pages and %zu process%s outside samepage's record (self-opt-in%s)%s%s",
+	    u.pages < 0 ? 0 : u.pages, u.n, u.n == 1 ? "" : "es",
 	    exclusive ? "; domain_policy exclusive cannot keep domains apart" : "; domain_policy shared trusts them",
 	    u.n ? ": " : "", who && u.n ? who : "");
 }

@@ -120,7 +120,7 @@ char *sp_container_from_cgroup(const char *cgroup)
 			break;
 		}
 	len = strlen(base);
-	if (len > 6 && strcmp(base + len - 6, ".scope") == 0)
+	if (len >= 6 && strcmp(base + len - 6, ".scope") == 0)
 		len -= 6;
 	return len ? strndup(base, len) : NULL;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "oci/seccomp-profile.h"
 
 enum { SYS_PRCTL, SYS_MADVISE, SYS_IO_URING_SETUP, SYS_COUNT };
@@ -225,8 +226,12 @@ static void add_rules(json_object *out, int s, const struct sys_action *sa, cons
 static int sort_out(json_object *syscalls, json_object *kept, struct sys_action *sa, const char *what,
 		    sp_error_t *err)
 {
+	_cleanup_(json_object_putp) json_object *allow_entry = json_tokener_parse("{\"action\": \"SCMP_ACT_ALLOW\"}");
 	size_t i;
+	int ret = 0;
 
+	if (!allow_entry)
+		return sp_error_set(err, ENOMEM, "%s", what);
 	for (i = 0; syscalls && i < json_object_array_length(syscalls); i++) {
 		json_object *e = json_object_array_get_idx(syscalls, i);
 		int ours;
@@ -236,8 +241,14 @@ static int sort_out(json_object *syscalls, json_object *kept, struct sys_action 
 			return sp_error_set(err, 0, "%s: `syscalls[%zu]` must be an object", what, i);
 		ours = our_rule(e);
 		if (ours >= 0) {
-			/* A give-back rule of ours carries the original action. */
-			if (!rules[ours].deny && remember(&sa[rules[ours].sys], e) < 0)
+			/* A give-back rule of ours carries the original action; an
+			 * unconditional deny of ours stands for one that let the
+			 * call run (it has no give-back to say so). */
+			if (!rules[ours].deny)
+				ret = remember(&sa[rules[ours].sys], e);
+			else if (rules[ours].n_args == 0)
+				ret = remember(&sa[rules[ours].sys], allow_entry);
+			if (ret < 0)
 				return sp_error_set(err, ENOMEM, "%s", what);
 			continue;
 		}

@@ -217,3 +217,14 @@ wait_ready() {
 container_pids() {
 	rt ps --format json "$1" 2>/dev/null | jq -r '.[]' 2>/dev/null || rt ps "$1" | awk 'NR > 1 {print $2}'
 }
+
+# Static build of the self-opt-in probe (test/integration/selfopt.c), like
+# fillmem_bin.
+selfopt_bin() {
+	local bin=$ROOT/build/test/selfopt
+	if [ ! -x "$bin" ] || [ "$ROOT/test/integration/selfopt.c" -nt "$bin" ]; then
+		mkdir -p "$ROOT/build/test"
+		gcc -O2 -static -o "$bin.tmp.$$" "$ROOT/test/integration/selfopt.c" && mv "$bin.tmp.$$" "$bin"
+	fi
+	echo "$bin"
+}
