@@ -151,6 +151,14 @@ static int parse_checked(const char *text, size_t len, const char *what, json_ob
 	return sp_json_parse(text, len, what, root, err);
 }
 
+/* A config.json's text, parsed and checked (validate()). */
+static int parse_config(const char *text, size_t len, const char *what, json_object **root, sp_error_t *err)
+{
+	int ret = parse_checked(text, len, what, root, err);
+
+	return ret < 0 ? ret : validate(*root, what, err);
+}
+
 static int format(json_object *root, const char *what, char **out, sp_error_t *err)
 {
 	if (asprintf(out, "%s\n",
@@ -167,10 +175,7 @@ int oci_bundle_edit(const char *text, size_t len, const char *what, const struct
 	json_object *hooks;
 	int ret;
 
-	ret = parse_checked(text, len, what, &root, err);
-	if (ret < 0)
-		return ret;
-	ret = validate(root, what, err);
+	ret = parse_config(text, len, what, &root, err);
 	if (ret < 0)
 		return ret;
 
@@ -193,10 +198,7 @@ int oci_bundle_edit_seccomp(const char *text, size_t len, const char *what, char
 	json_object *linux_, *seccomp;
 	int ret;
 
-	ret = parse_checked(text, len, what, &root, err);
-	if (ret < 0)
-		return ret;
-	ret = validate(root, what, err);
+	ret = parse_config(text, len, what, &root, err);
 	if (ret < 0)
 		return ret;
 	if (!json_object_object_get_ex(root, "linux", &linux_)) {

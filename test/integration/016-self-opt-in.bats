@@ -26,7 +26,7 @@ selfopt_bundle() {
 	local name=$1 b
 	shift
 	b=$(make_bundle "$name" "$@" -- selfopt sleep)
-	cp "$(selfopt_bin)" "$b/rootfs/bin/selfopt"
+	cp "$(static_test_bin selfopt)" "$b/rootfs/bin/selfopt"
 	echo "$b"
 }
 
@@ -54,6 +54,16 @@ start_self_opter() {
 	fail "samepage exec did not turn KSM on for pid $EXEC_PID"
 }
 
+# run_probe NAME BUNDLE EXPECTED: start the probe's container and check the
+# line it printed.
+run_probe() {
+	start_container "$1" "$2"
+	[ "$status" -eq 0 ] || fail "$output"
+	wait_ready "$1"
+	run_ok cat "$BATS_TEST_TMPDIR/$1.log"
+	assert_line --index 0 "$3"
+}
+
 stop_self_opter() {
 	kill "$EXEC_PID"
 	wait "$EXEC_PID" 2>/dev/null || true
@@ -64,22 +74,14 @@ stop_self_opter() {
 	local b open pid
 	# Without the fragment the probe succeeds: the test can tell.
 	open=$(selfopt_bundle open)
-	start_container open "$open"
-	[ "$status" -eq 0 ] || fail "$output"
-	wait_ready open
-	run_ok cat "$BATS_TEST_TMPDIR/open.log"
-	assert_line --index 0 "prctl=ok madvise=ok io_uring_setup=ok"
+	run_probe open "$open" "prctl=ok madvise=ok io_uring_setup=ok"
 	pid=$(container_pid open)
 	run "$SAMEPAGE" --state-dir "$STATE_DIR" doctor --container-pid "$pid"
 	assert_output --regexp "fail +self_opt_in +pid $pid has no seccomp filter"
 
 	b=$(selfopt_bundle denied)
 	deny_ksm "$b"
-	start_container denied "$b"
-	[ "$status" -eq 0 ] || fail "$output"
-	wait_ready denied
-	run_ok cat "$BATS_TEST_TMPDIR/denied.log"
-	assert_line --index 0 "prctl=EPERM madvise=EPERM io_uring_setup=EPERM"
+	run_probe denied "$b" "prctl=EPERM madvise=EPERM io_uring_setup=EPERM"
 	pid=$(container_pid denied)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = no ] || fail "merge_any on under the fragment"
 	[ "$(ksm_field "$pid" ksm_mergeable)" = no ] || fail "mergeable under the fragment"
@@ -105,16 +107,12 @@ stop_self_opter() {
 	deny_ksm "$b"
 	run_ok cmp "$BATS_TEST_TMPDIR/once.json" "$b/config.json"
 
-	start_container logged "$b"
-	[ "$status" -eq 0 ] || fail "$output"
-	wait_ready logged
-	run_ok cat "$BATS_TEST_TMPDIR/logged.log"
-	assert_line --index 0 "prctl=EPERM madvise=EPERM io_uring_setup=EPERM"
+	run_probe logged "$b" "prctl=EPERM madvise=EPERM io_uring_setup=EPERM"
 }
 
 @test "self-opt-in: annotated containers under the fragment still get ksm_merge_any and merge" {
 	ksm_fast
-	local mib=16 pages=$((16 * 256)) a b pa pb ma mb i
+	local mib=16 a b pa pb
 	a=$(make_bundle m-a samepage.io/merge=true samepage.io/domain=team-a -- fillmem $mib 7)
 	b=$(make_bundle m-b samepage.io/merge=true samepage.io/domain=team-a -- fillmem $mib 7)
 	deny_ksm "$a"
@@ -130,14 +128,7 @@ stop_self_opter() {
 	grep -q '^Seccomp:[[:space:]]*2' "/proc/$pa/status" || fail "no seccomp filter in m-a"
 	[ "$(ksm_field "$pa" ksm_merge_any)" = yes ] || fail "m-a: no ksm_merge_any under the fragment"
 	[ "$(ksm_field "$pb" ksm_merge_any)" = yes ] || fail "m-b: no ksm_merge_any under the fragment"
-	for i in $(seq 1 300); do
-		ma=$(ksm_field "$pa" ksm_merging_pages)
-		mb=$(ksm_field "$pb" ksm_merging_pages)
-		[ "$ma" -ge $((pages * 9 / 10)) ] && [ "$mb" -ge $((pages * 9 / 10)) ] && break
-		sleep 0.1
-	done
-	[ "$ma" -ge $((pages * 9 / 10)) ] || fail "m-a merged only $ma of $pages pages"
-	[ "$mb" -ge $((pages * 9 / 10)) ] || fail "m-b merged only $mb of $pages pages"
+	wait_merged $((mib * 256)) "$pa" "$pb"
 }
 
 @test "self-opt-in: a samepage exec process makes doctor fail and shows in status and metrics" {
