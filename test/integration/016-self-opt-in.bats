@@ -78,6 +78,8 @@ stop_self_opter() {
 	pid=$(container_pid open)
 	run "$SAMEPAGE" --state-dir "$STATE_DIR" doctor --container-pid "$pid"
 	assert_output --regexp "fail +self_opt_in +pid $pid has no seccomp filter"
+	# and, having opted in, it is seen, named with its container
+	assert_output --regexp "fail +unattributed .*pid $pid \(selfopt, merge_any, cgroup [^,]*, container open-[0-9]+\)"
 
 	b=$(selfopt_bundle denied)
 	deny_ksm "$b"
@@ -87,7 +89,7 @@ stop_self_opter() {
 	[ "$(ksm_field "$pid" ksm_mergeable)" = no ] || fail "mergeable under the fragment"
 	grep -q '^State:[[:space:]]*S' "/proc/$pid/status" || fail "the probe is not running"
 	run "$SAMEPAGE" --state-dir "$STATE_DIR" doctor --container-pid "$pid"
-	assert_output --regexp "ok +self_opt_in +pid $pid cannot turn KSM on for itself: prctl\(PR_SET_MEMORY_MERGE, 1\): errno 1, madvise\(MADV_MERGEABLE\): errno 1, io_uring_setup: errno 1"
+	assert_output --regexp "ok +self_opt_in +pid $pid cannot turn KSM on for itself: prctl\(PR_SET_MEMORY_MERGE, 1\): errno 1 [^,]*, madvise\(MADV_MERGEABLE\): errno 1 [^,]*, io_uring_setup: errno 1"
 }
 
 @test "self-opt-in: a filter that allows the three first is rewritten so the deny wins" {
