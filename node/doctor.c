@@ -653,7 +653,8 @@ static void check_unattributed(struct doctor *d)
 	bool exclusive = !d->cfg_ok || d->cfg.domain_policy == SP_POLICY_EXCLUSIVE;
 
 	if (sp_state_load(d->o->state_dir, &st, &err) < 0 || sp_unattributed_collect(&st, true, &u, &err) < 0) {
-		add(d, "unattributed", DOCTOR_WARN, NULL, "cannot tell: %s", sp_error_msg(err));
+		add(d, "unattributed", DOCTOR_WARN, "run doctor as root with /proc mounted", "cannot tell: %s",
+		    sp_error_msg(err));
 		return;
 	}
 	if (u.n == 0 && u.pages <= 0) {
@@ -728,7 +729,8 @@ static void check_self_opt_in(struct doctor *d, pid_t pid)
 		return;
 	}
 	if (mode < 0 || seccomp_native_prctl(&arch, &nr) < 0 || seccomp_filters_read(pid, &filters, &err) < 0) {
-		add(d, "self_opt_in", DOCTOR_WARN, NULL, "pid %d: cannot read its seccomp filter: %s", (int)pid,
+		add(d, "self_opt_in", DOCTOR_WARN, "run doctor as root (CAP_SYS_ADMIN, ptrace) on a running pid",
+		    "pid %d: cannot read its seccomp filter: %s", (int)pid,
 		    err ? sp_error_msg(err) : "not implemented for this architecture");
 		return;
 	}
@@ -739,7 +741,8 @@ static void check_self_opt_in(struct doctor *d, pid_t pid)
 	}
 	ret = self_opt_eval(&filters, arch, f, &open, &err);
 	if (fclose(f) != 0 || ret < 0) {
-		add(d, "self_opt_in", DOCTOR_WARN, NULL, "pid %d: %s", (int)pid, err ? sp_error_msg(err) : "out of memory");
+		add(d, "self_opt_in", DOCTOR_WARN, "check the filter by hand (docs/seccomp.md)", "pid %d: %s", (int)pid,
+		    err ? sp_error_msg(err) : "out of memory");
 		return;
 	}
 	add(d, "self_opt_in", open ? DOCTOR_FAIL : DOCTOR_OK,
