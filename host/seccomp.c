@@ -405,6 +405,11 @@ static int filters_of_stopped(pid_t pid, struct seccomp_filters *f, sp_error_t *
 	return ret;
 }
 
+int seccomp_filters_read(pid_t pid, struct seccomp_filters *f, sp_error_t *err)
+{
+	return filters_of_stopped(pid, f, err);
+}
+
 int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 {
 	struct seccomp_call call = { 0 };
@@ -435,7 +440,7 @@ int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 		return asprintf(why, "not a native process (audit arch 0x%08x), its filter would see another syscall ABI",
 				proc_arch) < 0 ? -ENOMEM : 0;
 
-	ret = filters_of_stopped(pid, &f, err);
+	ret = seccomp_filters_read(pid, &f, err);
 	if (ret < 0)
 		return ret;
 

@@ -69,6 +69,10 @@ struct seccomp_filters {
 int seccomp_filters_get(pid_t pid, struct seccomp_filters *f, sp_error_t *err);
 void seccomp_filters_free(struct seccomp_filters *f);
 
+/* Seize pid, interrupt it, read its filters and detach (a signal caught on
+ * the way is handed back): for a process we are not attached to. */
+int seccomp_filters_read(pid_t pid, struct seccomp_filters *f, sp_error_t *err);
+
 /* Combined action of all filters for call.  *reads_ip as above. */
 int seccomp_filters_eval(const struct seccomp_filters *f, const struct seccomp_call *call, uint32_t *action,
 			 bool *reads_ip, sp_error_t *err);

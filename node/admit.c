@@ -11,6 +11,7 @@
 #include "node/ksmd.h"
 #include "node/policy.h"
 #include "node/state.h"
+#include "node/unattributed.h"
 #include "host/proc.h"
 
 void sp_admission_free(struct sp_admission *a)
@@ -202,6 +203,12 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 		a->refused = true;
 		rec.since = time(NULL);
 		return refuse(paths, &st, w, &rec, sp_verdict_error(&v, a->domain, err), err);
+	}
+	ret = sp_unattributed_gate(&st, &cfg, a->domain, err);
+	if (ret < 0) {
+		a->refused = ret == -EPERM;
+		rec.since = time(NULL);
+		return refuse(paths, &st, w, &rec, ret, err);
 	}
 	ret = switch_on(w, &rec, a, err);
 	rec.since = time(NULL);

@@ -105,6 +105,31 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 	return 0;
 }
 
+/* --- unattributed (self-opt-in) ----------------------------------------- */
+
+const char *sp_unattributed_mode_name(enum sp_unattributed_mode m)
+{
+	return m == SP_UNATTRIBUTED_WARN ? "warn" : "refuse";
+}
+
+static int parse_unattributed(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	const char *s;
+
+	if (want_type(v, json_type_string, what, "unattributed", "a string", err) < 0)
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if (strcmp(s, "refuse") == 0)
+		cfg->unattributed = SP_UNATTRIBUTED_REFUSE;
+	else if (strcmp(s, "warn") == 0)
+		cfg->unattributed = SP_UNATTRIBUTED_WARN;
+	else
+		return sp_error_set(err, 0, "%s: `unattributed`: invalid value `%.32s` (want refuse or warn)", what, s);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
 int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, sp_error_t *err)
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
@@ -146,6 +171,10 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 			strcpy(cfg->advisor_mode, s);
 		} else if (strcmp(key, "governor") == 0) {
 			ret = parse_governor(v, what, &cfg->governor, err);
+			if (ret < 0)
+				return ret;
+		} else if (strcmp(key, "unattributed") == 0) {
+			ret = parse_unattributed(v, what, cfg, err);
 			if (ret < 0)
 				return ret;
 		} else {

@@ -7,7 +7,8 @@
  *     "domain_policy": "exclusive",   // or "shared"
  *     "manage_ksmd": true,            // may samepage turn ksmd on?
  *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
- *     "governor": { ... }             // see samepage.conf(5)
+ *     "governor": { ... },            // see samepage.conf(5)
+ *     "unattributed": "refuse"        // or "warn": see enum sp_unattributed_mode
  *   }
  */
 #ifndef SP_CONFIG_H
@@ -35,7 +36,20 @@ struct sp_governor_config {
 	int boost_nice;             /* ksmd's nice value while boosting (kernel default 5) */
 };
 
+/* What admission does under domain_policy exclusive while processes that
+ * samepage did not enable are mergeable (self-opt-in, node/unattributed.h):
+ *   refuse  no new domain is admitted and ksmd is not turned on (default);
+ *   warn    admit all the same; status, metrics and doctor still show them.
+ * Under shared it changes nothing. */
+enum sp_unattributed_mode {
+	SP_UNATTRIBUTED_REFUSE,
+	SP_UNATTRIBUTED_WARN,
+};
+
+const char *sp_unattributed_mode_name(enum sp_unattributed_mode m);
+
 struct sp_config {
+	enum sp_unattributed_mode unattributed;
 	enum sp_domain_policy domain_policy;
 	bool manage_ksmd;
 	char advisor_mode[16];

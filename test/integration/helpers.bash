@@ -217,3 +217,35 @@ wait_ready() {
 container_pids() {
 	rt ps --format json "$1" 2>/dev/null | jq -r '.[]' 2>/dev/null || rt ps "$1" | awk 'NR > 1 {print $2}'
 }
+
+# A static build of test/integration/NAME.c for the busybox rootfs, rebuilt
+# when the source changes: static_test_bin NAME (fillmem_bin's recipe, for
+# any helper).
+static_test_bin() {
+	local bin=$ROOT/build/test/$1
+	if [ ! -x "$bin" ] || [ "$ROOT/test/integration/$1.c" -nt "$bin" ]; then
+		mkdir -p "$ROOT/build/test"
+		gcc -O2 -static -o "$bin.tmp.$$" "$ROOT/test/integration/$1.c" && mv "$bin.tmp.$$" "$bin"
+	fi
+	echo "$bin"
+}
+
+# wait_merged PAGES PID...: wait (30 s) until each PID has at least 90 % of
+# PAGES merging; fails naming the one that did not.
+wait_merged() {
+	local pages=$1 pid m i ok
+	shift
+	for i in $(seq 1 300); do
+		ok=1
+		for pid in "$@"; do
+			m=$(ksm_field "$pid" ksm_merging_pages)
+			[ "$m" -ge $((pages * 9 / 10)) ] || ok=0
+		done
+		[ "$ok" = 1 ] && return 0
+		sleep 0.1
+	done
+	for pid in "$@"; do
+		m=$(ksm_field "$pid" ksm_merging_pages)
+		[ "$m" -ge $((pages * 9 / 10)) ] || fail "pid $pid merged only $m of $pages pages"
+	done
+}

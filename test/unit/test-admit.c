@@ -318,6 +318,8 @@ static int reap(void **unused)
 
 static int setup(void **unused)
 {
+	char procdir[300];
+
 	(void)unused;
 	if (!mkdtemp(tmpdir))
 		return -1;
@@ -328,6 +330,13 @@ static int setup(void **unused)
 		return -1;
 	/* Never the real /sys/kernel/mm/ksm. */
 	setenv("SAMEPAGE_KSM_SYSFS", ksm_dir, 1);
+	/* The unattributed gate scans an empty /proc: processes of other
+	 * tests on the machine must not decide these admissions
+	 * (test-unattributed.c covers the gate). */
+	snprintf(procdir, sizeof(procdir), "%s/proc", tmpdir);
+	if (mkdir(procdir, 0755) < 0)
+		return -1;
+	setenv("SAMEPAGE_PROC_ROOT", procdir, 1);
 	return 0;
 }
 
