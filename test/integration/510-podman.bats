@@ -91,7 +91,7 @@ pm_pid() {
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"
 	run_ok cat "$INVOCATIONS"
 	assert_line --regexp "^--state-dir .* createRuntime$"
-	run_ok jq -e --arg id "$id" '.containers[] | select(.id == $id) | .enabled and .domain == "default"' "$STATE_DIR/state.json"
+	run_ok jq -e --arg id "$id" '.containers[] | select(.id == $id) | .enabled and .domain == "local/default"' "$STATE_DIR/state.json"
 	# The poststop file is matched too: removing the container forgets it.
 	run_ok pm rm -f -t 0 merged
 	run_ok cat "$INVOCATIONS"
@@ -112,7 +112,7 @@ pm_pid() {
 	done
 	[ -n "$child" ] || fail "no child of $pid"
 	[ "$(ksm_field "$child" ksm_merge_any)" = yes ] || fail "child $child: $(cat /proc/$child/ksm_stat)"
-	run_ok jq -e --arg id "$id" '.containers[] | select(.id == $id) | .domain == "team-a"' "$STATE_DIR/state.json"
+	run_ok jq -e --arg id "$id" '.containers[] | select(.id == $id) | .domain == "local/team-a"' "$STATE_DIR/state.json"
 }
 
 @test "podman: without the annotation, or with another value, the hook does not even run" {
