@@ -7,8 +7,9 @@
 
 #include "node/domain.h"
 
-#define WANT_LABEL "want 1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit"
-#define WANT_DOMAIN "want k8s/NS, k8s/NS/NAME, group/G, group/G/NAME, local/NAME; each part " WANT_LABEL
+#define LABEL_RULE "1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit"
+#define WANT_LABEL "want " LABEL_RULE
+#define WANT_DOMAIN "want k8s/NS, k8s/NS/NAME, group/G, group/G/NAME or local/NAME, each part " LABEL_RULE
 
 static bool label_valid_n(const char *s, size_t len)
 {
