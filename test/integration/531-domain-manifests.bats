@@ -43,7 +43,7 @@ PKG=$BATS_TEST_DIRNAME/../../packaging
 	need(len(merge) >= 1, "a validation about samepage.io/merge")
 	need(any("namespaceObject.metadata.labels['samepage.io/allowed'] == 'true'" in e for e in merge),
 	     "samepage.io/merge is gated on the namespace label samepage.io/allowed=true")
-	dom = [e for e in exprs if "annotations['samepage.io/domain'].matches(" in e]
+	dom = [e for e in exprs if "['samepage.io/domain'].matches(" in e]
 	need(len(dom) == 1, "one validation matches samepage.io/domain against a regex")
 	m = re.search(r"\.matches\('([^']*)'\)", dom[0])
 	regex = m.group(1)
