@@ -132,13 +132,14 @@ static struct target *targets_add(struct targets *ts, const char *id, const char
 	return t;
 }
 
-/* The domain the hook derives from a runtime container's annotations;
- * NULL when they are invalid (the hook would have refused it). */
-static const char *runtime_domain(const struct oci_state *st, struct sp_request *req)
+/* The domain the hook derives from a runtime container's annotations
+ * (node/domain.h), malloc'd; NULL when the hook would have refused it. */
+static char *runtime_domain(const struct oci_state *st, const struct sp_config *cfg)
 {
 	_cleanup_error_ sp_error_t e = NULL;
+	char *domain = NULL;
 
-	return oci_request_from_state(st, req, &e) == 0 ? req->domain : NULL;
+	return sp_domain_derive(st->annotations, st->n_annotations, cfg, &domain, &e) == 0 ? domain : NULL;
 }
 
 static bool entry_alive(const struct sp_container *c)
@@ -147,8 +148,8 @@ static bool entry_alive(const struct sp_container *c)
 }
 
 /* Every container the runtimes and samepage's node state know. */
-static int targets_from_node(struct targets *ts, const struct sp_state *st, char **roots, size_t n_roots,
-			     sp_error_t *err)
+static int targets_from_node(struct targets *ts, const struct sp_state *st, const struct sp_config *cfg,
+			     char **roots, size_t n_roots, sp_error_t *err)
 {
 	size_t r, i;
 
@@ -159,8 +160,7 @@ static int targets_from_node(struct targets *ts, const struct sp_state *st, char
 
 		for (i = 0; ret == 0 && i < n; i++) {
 			const struct sp_container *c = sp_state_find((struct sp_state *)st, list[i].id);
-			struct sp_request req;
-			const char *dom = runtime_domain(&list[i], &req);
+			_cleanup_free_ char *dom = runtime_domain(&list[i], cfg);
 			struct target *t;
 
 			if (list[i].pid <= 0 || targets_find(ts, list[i].id))
@@ -453,7 +453,7 @@ static json_object *json_estimate(const struct estimate *e, long ps)
 
 struct estimate_opts {
 	bool json, quiet;
-	const char *domain;
+	char *domain;               /* full form: local/X for --domain X */
 	char **roots;               /* --runtime-root, or the defaults */
 	size_t n_roots;
 	char **cgroups, **names;
@@ -472,7 +472,11 @@ static int collect_targets(const struct estimate_opts *o, const struct sp_state 
 	int ret;
 
 	if (!explicit_only) {
-		ret = targets_from_node(ts, st, o->roots, o->n_roots, err);
+		_cleanup_(sp_config_free) struct sp_config cfg = { 0 };
+
+		ret = sp_config_load(sp_config_path(NULL), &cfg, err);
+		if (ret == 0)
+			ret = targets_from_node(ts, st, &cfg, o->roots, o->n_roots, err);
 		if (ret == 0 && o->n_names)
 			ret = targets_select(ts, o->names, o->n_names, err);
 		if (ret < 0)
@@ -552,11 +556,15 @@ static int parse_opts(int argc, char **argv, struct estimate_opts *o, struct est
 		case 'q':
 			o->quiet = true;
 			break;
-		case 'd':
-			if (!sp_domain_valid(optarg))
-				return sp_cli_error("estimate: invalid domain `%s`", optarg), 2;
-			o->domain = optarg;
+		case 'd': {
+			_cleanup_error_ sp_error_t derr = NULL;
+
+			free(o->domain);
+			o->domain = NULL;
+			if (sp_domain_from_option(optarg, &o->domain, &derr) < 0)
+				return sp_cli_error("estimate: --domain: %s", sp_error_msg(derr)), 2;
 			break;
+		}
 		case 'g':
 			ret = add_arg(&o->cgroups, &o->n_cgroups, optarg);
 			break;
@@ -596,6 +604,7 @@ static int parse_opts(int argc, char **argv, struct estimate_opts *o, struct est
 static void opts_free(struct estimate_opts *o)
 {
 	free(o->roots);
+	free(o->domain);
 	free(o->cgroups);
 	free(o->pids);
 }

@@ -170,7 +170,7 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
 	_cleanup_free_ char *name = NULL;
 	struct sp_container *existing;
-	struct sp_config cfg;
+	_cleanup_(sp_config_free) struct sp_config cfg = { 0 };
 	struct sp_verdict v;
 	int ret;
 

@@ -61,13 +61,13 @@ own_cgroup_entry() {
 	cat "$BATS_TEST_TMPDIR/out.prom" >&2
 	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"
 	run_ok cat "$BATS_TEST_TMPDIR/out.prom"
-	assert_line "samepage_container_processes{domain=\"team-a\",container=\"m1\"} 2"
-	assert_line "samepage_container_merge_any_processes{domain=\"team-a\",container=\"m1\"} 2"
-	assert_line "samepage_container_enabled{domain=\"team-a\",container=\"m1\"} 1"
-	assert_line --regexp '^samepage_container_merging_pages\{domain="team-a",container="m1"\} [0-9]+$'
-	assert_line --regexp '^samepage_container_profit_bytes\{domain="team-a",container="m1"\} -?[0-9]+$'
-	assert_line --regexp '^samepage_domain_profit_bytes\{domain="team-a"\} -?[0-9]+$'
-	assert_line "samepage_domain_containers{domain=\"team-a\"} 1"
+	assert_line "samepage_container_processes{domain=\"local/team-a\",container=\"m1\"} 2"
+	assert_line "samepage_container_merge_any_processes{domain=\"local/team-a\",container=\"m1\"} 2"
+	assert_line "samepage_container_enabled{domain=\"local/team-a\",container=\"m1\"} 1"
+	assert_line --regexp '^samepage_container_merging_pages\{domain="local/team-a",container="m1"\} [0-9]+$'
+	assert_line --regexp '^samepage_container_profit_bytes\{domain="local/team-a",container="m1"\} -?[0-9]+$'
+	assert_line --regexp '^samepage_domain_profit_bytes\{domain="local/team-a"\} -?[0-9]+$'
+	assert_line "samepage_domain_containers{domain=\"local/team-a\"} 1"
 	assert_line --regexp '^samepage_node_general_profit_bytes -?[0-9]+$'
 	assert_line "# TYPE samepage_ksmd_full_scans_total counter"
 	assert_line --regexp '^samepage_ksmd_full_scans_total [0-9]+$'

@@ -83,7 +83,7 @@ host_fillmem() {
 	json=$output
 	# Domains come from the annotations, as the hook derives them.
 	echo "$json" | jq -e '[.containers[] | {id, domain}] | sort_by(.id) ==
-		[{id: "other", domain: "team-b"}, {id: "twin1", domain: "team-a"}, {id: "twin2", domain: "team-a"}]' \
+		[{id: "other", domain: "local/team-b"}, {id: "twin1", domain: "local/team-a"}, {id: "twin2", domain: "local/team-a"}]' \
 		|| fail "containers or domains wrong"
 	echo "$json" | jq -e '.frames_known and .complete and ([.containers[].processes] == [1, 1, 1])' || fail "not a full scan"
 	# Each container: 32 MiB of anonymous memory (±1 %).
@@ -92,9 +92,9 @@ host_fillmem() {
 			$((32 * MIB_PAGES)) 1 || fail "$c: anon not 32 MiB"
 	done
 	# team-a: the twins' 32 MiB are one copy too many; team-b alone saves nothing.
-	within "$(echo "$json" | jq '.domains[] | select(.domain == "team-a") | .saving_pages')" $((32 * MIB_PAGES)) 1 \
+	within "$(echo "$json" | jq '.domains[] | select(.domain == "local/team-a") | .saving_pages')" $((32 * MIB_PAGES)) 1 \
 		|| fail "team-a saving not 32 MiB"
-	echo "$json" | jq -e --argjson p $MIB_PAGES '.domains[] | select(.domain == "team-b") | .saving_pages < 0.01 * 32 * $p' \
+	echo "$json" | jq -e --argjson p $MIB_PAGES '.domains[] | select(.domain == "local/team-b") | .saving_pages < 0.01 * 32 * $p' \
 		|| fail "team-b saves something"
 	within "$(echo "$json" | jq .node.saving_pages)" $((32 * MIB_PAGES)) 1 || fail "node saving"
 	# Ignoring domains adds nothing here (seed 9 shares nothing with 7)...
@@ -105,8 +105,8 @@ host_fillmem() {
 		|| fail "twin1 share"
 	# The table shows the same containers.
 	run_ok estimate --runtime-root "$RT_ROOT"
-	assert_output --regexp $'\ntwin1 +team-a +32\.[0-9]MiB'
-	assert_output --regexp $'\nteam-a +64\.[0-9]MiB +[0-9.]+[KMGi]*B +32\.[0-9]MiB'
+	assert_output --regexp $'\ntwin1 +local/team-a +32\.[0-9]MiB'
+	assert_output --regexp $'\nlocal/team-a +64\.[0-9]MiB +[0-9.]+[KMGi]*B +32\.[0-9]MiB'
 	# --domain keeps one domain.
 	run_ok estimate --runtime-root "$RT_ROOT" --json --domain team-b
 	echo "$output" | jq -e '[.containers[].id] == ["other"]' || fail "--domain filter"

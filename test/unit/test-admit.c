@@ -111,17 +111,17 @@ static void test_bad_domain_is_refused_before_anything(void **unused)
 /* The verb's refusal: -EPERM through every wrap, nothing recorded. */
 static void test_policy_refusal_keeps_eperm(void **unused)
 {
-	struct sp_workload w = { .scope = KSM_SCOPE_PROCESS, .pid = getpid(), .domain = "team-b" };
+	struct sp_workload w = { .scope = KSM_SCOPE_PROCESS, .pid = getpid(), .domain = "local/team-b" };
 	struct sp_admission a;
 	struct sp_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
 	assert_true(a.refused);
 	assert_int_equal(sp_error_wrap(&err, "pid:%d", (int)getpid()), -EPERM);
-	expect_msg(err, "domain `team-b` refused: domain `team-a` owns KSM on this node (1 container,");
+	expect_msg(err, "domain `local/team-b` refused: domain `local/team-a` owns KSM on this node (1 container,");
 	sp_error_free(&err);
 	sp_admission_free(&a);
 
@@ -135,14 +135,14 @@ static void test_policy_refusal_keeps_eperm(void **unused)
 static void test_refused_container_is_recorded(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "c2", .pid = getpid(),
-				 .runtime_pid = getppid(), .domain = "team-b" };
+				 .runtime_pid = getppid(), .domain = "local/team-b" };
 	struct sp_admission a;
 	struct sp_container *c;
 	struct sp_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
 	sp_error_free(&err);
 	sp_admission_free(&a);
@@ -151,9 +151,9 @@ static void test_refused_container_is_recorded(void **unused)
 	c = sp_state_find(&st, "c2");
 	assert_non_null(c);
 	assert_false(c->enabled);
-	assert_string_equal(c->domain, "team-b");
+	assert_string_equal(c->domain, "local/team-b");
 	assert_int_equal(c->start_time, start_time_of(getpid()));
-	assert_non_null(strstr(c->reason, "domain `team-b` refused"));
+	assert_non_null(strstr(c->reason, "domain `local/team-b` refused"));
 	sp_state_free(&st);
 }
 
@@ -193,12 +193,12 @@ static void test_unconfirmed_init_is_not_touched(void **unused)
 static void test_container_admitted_twice_is_left_alone(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "own", .pid = getpid(),
-				 .runtime_pid = getppid(), .domain = "team-a" };
+				 .runtime_pid = getppid(), .domain = "local/team-a" };
 	struct sp_admission a;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), 0);
 	assert_true(a.again);
 	sp_admission_free(&a);
@@ -213,7 +213,7 @@ static void test_forget_last_container_releases_ksmd(void **unused)
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", true);
+	seed("own", "local/team-a", true);
 	knob("run", "1\n");
 	assert_int_equal(sp_forget(&paths, &w, &a, &err), 0);
 	sp_admission_free(&a);
@@ -259,7 +259,7 @@ static void test_admit_and_forget_a_pid(void **unused)
 		fail_msg("admit: %s", sp_error_msg(err));
 	assert_int_equal(a.sw.backend, KSM_BACKEND_STOCK);
 	assert_int_equal(a.sw.changed, 1);
-	assert_string_equal(a.domain, "default");
+	assert_string_equal(a.domain, "local/default");
 	assert_null(a.ksmd_warning);
 	sp_admission_free(&a);
 	assert_int_equal(merge_any_of(child), 1);
