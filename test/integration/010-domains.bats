@@ -143,12 +143,12 @@ ksm_merged_pages() {
 }
 
 @test "ksmd: a knob changed by someone else while samepage manages ksmd is theirs" {
+	requires advisor
 	echo 0 > $KSM/run
 	local a
 	a=$(make_bundle mixed samepage.io/merge=true)
 	start_container mixed "$a"
 	[ "$status" -eq 0 ] || fail "$output"
-	[ -f $KSM/advisor_mode ] || skip "kernel without advisor_mode"
 	echo none > $KSM/advisor_mode
 	run_ok rt delete -f mixed
 	[ "$(cat $KSM/run)" = 0 ]

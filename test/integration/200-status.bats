@@ -4,7 +4,6 @@
 # containers show why, filters select what they say.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common

@@ -3,7 +3,6 @@
 # labels the docs promise, label escaping, and the atomic --output file.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common
@@ -21,10 +20,10 @@ teardown() {
 	teardown_common
 }
 
-# A sleeper in a cgroup of our own (OWN_CG, in the pids hierarchy), and a
+# A sleeper in a cgroup of our own (OWN_CG, under test_cgroup_root), and a
 # state file with one container entry over it: own_cgroup_entry NAME ID DOMAIN.
 own_cgroup_entry() {
-	OWN_CG=/sys/fs/cgroup/pids/$1
+	OWN_CG=$(test_cgroup_root)/$1
 	mkdir "$OWN_CG"
 	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
 	SLEEPER=$!

@@ -6,7 +6,6 @@
 # policy refuses a second domain.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common
@@ -58,7 +57,7 @@ spawner_bundle() {
 	run "$SAMEPAGE" enable
 	[ "$status" -eq 2 ] || fail "no target: exit $status"
 	assert_output --partial "exactly one of --cgroup PATH and --pid PID"
-	run "$SAMEPAGE" enable --pid 1 --cgroup /sys/fs/cgroup/pids
+	run "$SAMEPAGE" enable --pid 1 --cgroup "$(test_cgroup_root)"
 	[ "$status" -eq 2 ] || fail "two targets: exit $status"
 	run "$SAMEPAGE" enable --pid abc
 	[ "$status" -eq 2 ] || fail "bad pid: exit $status"

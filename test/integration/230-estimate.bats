@@ -6,7 +6,6 @@
 # layout against the schema in docs/estimate.md.
 
 load helpers
-load 2xx-helpers
 
 MIB_PAGES=$((1048576 / $(getconf PAGESIZE)))
 

@@ -5,11 +5,10 @@
 # machine's podman state; every container is removed, also on failure.
 
 load helpers
-load packaging-helpers
 
 setup() {
 	setup_common
-	requires podman prctl_ksm
+	requires cmd:podman prctl_ksm
 	# The hook must not touch ksmd here (no /sys/kernel/mm/ksm knob, so no
 	# need for the machine-wide KSM lock): 520-deb.bats runs the default.
 	echo '{"manage_ksmd": false}' > "$CONFIG"
@@ -51,8 +50,8 @@ teardown() {
 		# wait for that so the cgroups below can be removed.
 		local i
 		for i in $(seq 1 50); do
-			cat /sys/fs/cgroup/*/"$CGROUP_PARENT-podman-$$"/cgroup.procs \
-				/sys/fs/cgroup/*/"$CGROUP_PARENT-podman-$$"/*/cgroup.procs 2>/dev/null | grep -q . || break
+			cat $(cgroup_mounts | sed "s|.*|&/$CGROUP_PARENT-podman-$$/cgroup.procs &/$CGROUP_PARENT-podman-$$/*/cgroup.procs|") \
+				2>/dev/null | grep -q . || break
 			sleep 0.1
 		done
 		# Anything podman left mounted under this test's directory.
@@ -167,7 +166,7 @@ pm_image_with_annotations() {
 }
 
 @test "podman: an image's samepage.io annotations reach the hook; the domain rules still hold" {
-	requires /usr/bin/python3
+	requires cmd:/usr/bin/python3
 	local img pid id
 	img=$(pm_image_with_annotations \
 		'{"samepage.io/merge": "true", "samepage.io/domain": "team-a", "io.kubernetes.pod.namespace": "team-a"}')

@@ -5,7 +5,6 @@
 # `make install` with DESTDIR/PREFIX.
 
 load helpers
-load packaging-helpers
 
 setup_file() {
 	local root
@@ -20,7 +19,7 @@ setup_file() {
 
 setup() {
 	setup_common
-	requires dpkg-deb lintian
+	requires cmd:dpkg-deb cmd:lintian
 	if grep -q '^make deb failed' "$BATS_FILE_TMPDIR/make-deb.log"; then
 		fail "$(tail -40 "$BATS_FILE_TMPDIR/make-deb.log")"
 	fi
@@ -99,7 +98,7 @@ teardown() {
 	CONFIG=$DEST/etc/samepage/samepage.conf
 	b=$(make_bundle debmerge samepage.io/merge=true samepage.io/domain=deb-test -- sleep 1000)
 	run_ok jq -e --arg h "$HOOK" '.hooks.createRuntime[0].path == $h' "$b/config.json"
-	start_detached debmerge "$b"
+	start_container debmerge "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid debmerge)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"
@@ -142,7 +141,7 @@ teardown() {
 }
 
 @test "deb: the DaemonSet's install step, run on the unpacked package, fills the host paths" {
-	requires /usr/bin/python3
+	requires cmd:/usr/bin/python3
 	local h=$BATS_TEST_TMPDIR/host script
 	mkdir -p "$h/libexec" "$h/hooks.d" "$h/etc-samepage" "$h/config"
 	# The init container's script and the ConfigMap, from the manifest.

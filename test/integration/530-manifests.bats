@@ -18,7 +18,7 @@ help_options() {
 }
 
 setup() {
-	requires jq
+	requires cmd:jq
 	[ -x "$SAMEPAGE" ] || fail "$SAMEPAGE not built (run make)"
 }
 
@@ -76,7 +76,7 @@ setup() {
 }
 
 @test "manifests: Kubernetes YAML parses and has what the nodes need" {
-	requires "$PY"
+	requires "cmd:$PY"
 	run_ok "$PY" - "$PKG/kubernetes" "$PKG/cri-o/samepage.conf" <<-'EOF'
 	import json, sys, yaml
 	kdir, conf = sys.argv[1], sys.argv[2]
@@ -137,7 +137,7 @@ setup() {
 }
 
 @test "manifests: CRI-O and containerd TOML parse and wire hooks and annotations" {
-	requires "$PY"
+	requires "cmd:$PY"
 	run_ok "$PY" - "$PKG" <<-'EOF'
 	import sys, tomllib
 	pkg = sys.argv[1]
@@ -167,7 +167,7 @@ setup() {
 }
 
 @test "manifests: the containerd base spec recipe (a default spec through oci-config on stdin)" {
-	requires runc
+	requires cmd:runc
 	# `ctr oci spec` is not installed here; runc's default spec stands in.
 	(cd "$BATS_TEST_TMPDIR" && runc spec)
 	run_ok sh -c "'$SAMEPAGE' oci-config --hook /usr/libexec/samepage/samepage-hook - < '$BATS_TEST_TMPDIR/config.json' > '$BATS_TEST_TMPDIR/base.json'"
@@ -178,7 +178,7 @@ setup() {
 }
 
 @test "manifests: systemd units verify cleanly" {
-	requires systemd-analyze
+	requires cmd:systemd-analyze
 	local d=$BATS_TEST_TMPDIR/units f
 	mkdir -p "$d"
 	# Point the units at the build, the only samepage this machine has.
@@ -240,11 +240,7 @@ code_lines() {
 }
 
 @test "manifests: bash completion knows every verb and option" {
-	requires bash
-	if [ ! -f /usr/share/bash-completion/bash_completion ]; then
-		[ "${SAMEPAGE_TEST_STRICT:-0}" = 1 ] && fail "needs Debian's bash-completion (make deps)"
-		skip "needs Debian's bash-completion"
-	fi
+	requires cmd:bash bash_completion
 	local verbs v o
 	run_ok bash -n "$PKG/bash-completion/samepage"
 	verbs=$("$SAMEPAGE" --help | awk '/^Verbs:/ {on = 1; next} on && /^$/ {exit} on {print $1}')
@@ -269,7 +265,7 @@ code_lines() {
 }
 
 @test "manifests: the systemd example's command runs with KSM on (MemoryKSM= counterpart)" {
-	requires prctl_ksm /usr/bin/python3
+	requires prctl_ksm cmd:/usr/bin/python3
 	local cmd pid i merge=""
 	cmd=$(sed -n 's/^ExecStart=//p' "$PKG/systemd/examples/ksm-example.service")
 	[[ $cmd == "/usr/bin/samepage exec -- "* ]] || fail "unexpected ExecStart: $cmd"

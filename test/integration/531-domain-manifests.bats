@@ -12,7 +12,7 @@ PY=/usr/bin/python3
 PKG=$BATS_TEST_DIRNAME/../../packaging
 
 @test "admission policy: a VAP and its binding that gate samepage.io/merge on the namespace label" {
-	requires "$PY"
+	requires "cmd:$PY"
 	"$PY" -c 'import yaml' 2>/dev/null || fail "needs python3-yaml (make deps)"
 	run_ok "$PY" - "$PKG/kubernetes/admission-policy.yaml" <<-'EOF'
 	import re, sys, yaml
