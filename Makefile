@@ -149,7 +149,7 @@ check-integration-unified: all $(TEST_STATIC_BINS)
 	SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} test/integration/unified-only.sh \
 		bats --print-output-on-failure $(UNIFIED_BATS)
 
-demo: deps-check all
+demo: deps-check all $(B)/test/fillmem
 	bash test/demo.sh
 
 install: all
