@@ -165,4 +165,4 @@ sanitize:
 clean:
 	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
 
--include $(wildcard */*.mk) test/fuzz/fuzz.mk
+-include $(wildcard */*.mk) test/fuzz/fuzz.mk test/cri/cri.mk

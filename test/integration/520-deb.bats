@@ -157,6 +157,7 @@ teardown() {
 	# unpacked package's; the volumes are this test's directories.
 	script=$(sed -e "s|/usr/libexec/samepage/|$DEST/usr/libexec/samepage/|g" \
 		-e "s|/usr/share/containers/oci/hooks.d/|$DEST/usr/share/containers/oci/hooks.d/|g" \
+		-e "s|/usr/bin/samepage|$DEST/usr/bin/samepage|g" \
 		-e "s|/host/|$h/|g" -e "s|/config/|$h/config/|g" "$h/install.sh")
 	run_ok sh -ec "$script"
 	run_ok sh -ec "$script"     # again, as on a pod restart: replaces, nothing added
@@ -167,4 +168,8 @@ teardown() {
 	run_ok diff -r "$DEST/usr/share/containers/oci/hooks.d" "$h/hooks.d"
 	run_ok jq -e . "$h/etc-samepage/samepage.conf"
 	run_ok "$h/libexec/samepage-hook" --version
+	# The CLI and the containerd script beside the hook (samepage-containerd-spec uses both).
+	cmp "$DEST/usr/bin/samepage" "$h/libexec/samepage" || fail "samepage CLI not copied"
+	cmp "$DEST/usr/libexec/samepage/samepage-containerd-spec" "$h/libexec/samepage-containerd-spec" ||
+		fail "samepage-containerd-spec not copied"
 }
