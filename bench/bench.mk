@@ -22,11 +22,7 @@ bench-start-overhead: all
 .PHONY: bench-converge
 $(B)/bench/converge-watch: bench/converge.d/watch.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -o $@ $<
+	$(CC) $(SP_CFLAGS) -O2 -o $@ $<
 
-$(B)/bench/fillmem: test/integration/fillmem.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -static -o $@ $<
-
-bench-converge: all $(B)/bench/converge-watch $(B)/bench/fillmem
+bench-converge: all $(B)/bench/converge-watch $(B)/test/fillmem
 	bench/converge

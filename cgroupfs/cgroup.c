@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fileio.h"
+#include "base/kernel-abi.h"
 #include "cgroupfs/cgroup.h"
 
 /* cgroup.procs of a busy cgroup: ~8 bytes a pid; 4 MiB is half a million. */
@@ -194,10 +196,9 @@ static void unescape_octal(char *s)
 	*o = '\0';
 }
 
-/* Is word one of the comma-separated items of list? */
-static bool list_has(const char *list, const char *word)
+/* Is the item of length n at word one of the comma-separated items of list? */
+static bool list_has_n(const char *list, const char *word, size_t n)
 {
-	size_t n = strlen(word);
 	const char *p = list;
 
 	while (p && *p) {
@@ -221,27 +222,42 @@ static bool opts_cover(const char *opts, const char *controllers)
 	while (p && *p) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		char item[64];
 
-		if (len == 0 || len >= sizeof(item))
-			return false;
-		memcpy(item, p, len);
-		item[len] = '\0';
-		if (!list_has(opts, item))
+		if (len == 0 || !list_has_n(opts, p, len))
 			return false;
 		p = comma ? comma + 1 : NULL;
 	}
 	return true;
 }
 
-/*
- * Mount point of the hierarchy: for v1 (controllers non-empty) the cgroup
- * mount whose options cover the controllers, for v2 the cgroup2 mount.  Only
- * mounts of the hierarchy's root count ("/" in field 4): a bind of a
- * sub-cgroup would need the path translated, and the host has none.
- * Returns a malloc'd copy or NULL.
- */
-static char *find_mount(const char *mountinfo, const char *controllers)
+int mountinfo_parse_line(char *line, struct mountinfo_entry *e)
+{
+	char *fields[5], *save = NULL, *tok, *sep = strstr(line, " - ");
+	int i = 0;
+
+	if (!sep)
+		return -EINVAL;
+	*sep = '\0';
+	/* mount id, parent id, major:minor, root, mount point */
+	for (tok = strtok_r(line, " ", &save); tok && i < 5; tok = strtok_r(NULL, " ", &save))
+		fields[i++] = tok;
+	if (i < 5)
+		return -EINVAL;
+	save = NULL;
+	e->fstype = strtok_r(sep + 3, " ", &save);
+	if (!e->fstype || !strtok_r(NULL, " ", &save)) /* source */
+		return -EINVAL;
+	e->super_opts = strtok_r(NULL, " ", &save);
+	if (!e->super_opts)
+		e->super_opts = "";
+	e->root = fields[3];
+	e->mount_point = fields[4];
+	unescape_octal(e->root);
+	unescape_octal(e->mount_point);
+	return 0;
+}
+
+char *cgroup_mount_find(const char *mountinfo, const char *controllers)
 {
 	const char *line = mountinfo;
 	bool v2 = !*controllers;
@@ -250,131 +266,217 @@ static char *find_mount(const char *mountinfo, const char *controllers)
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		_cleanup_free_ char *copy = strndup(line, len);
-		char *fields[6] = { 0 }, *save = NULL, *tok, *sep;
-		char *fstype = NULL, *opts = NULL;
-		int i = 0;
+		struct mountinfo_entry e;
 
 		line = nl ? nl + 1 : NULL;
 		if (!copy)
 			return NULL;
-		sep = strstr(copy, " - ");
-		if (!sep)
+		if (mountinfo_parse_line(copy, &e) < 0 || strcmp(e.root, "/") != 0)
 			continue;
-		*sep = '\0';
-		for (tok = strtok_r(copy, " ", &save); tok && i < 6; tok = strtok_r(NULL, " ", &save))
-			fields[i++] = tok;
-		fstype = strtok_r(sep + 3, " ", &save);
-		if (fstype)
-			strtok_r(NULL, " ", &save); /* source */
-		opts = fstype ? strtok_r(NULL, " ", &save) : NULL;
-		if (i < 5 || !fstype || strcmp(fields[3], "/") != 0)
+		if (v2 ? strcmp(e.fstype, "cgroup2") != 0
+		       : strcmp(e.fstype, "cgroup") != 0 || !opts_cover(e.super_opts, controllers))
 			continue;
-		if (v2 ? strcmp(fstype, "cgroup2") != 0 : (strcmp(fstype, "cgroup") != 0 || !opts || !opts_cover(opts, controllers)))
-			continue;
-		unescape_octal(fields[4]);
-		return strdup(fields[4]);
+		return strdup(e.mount_point);
 	}
 	return NULL;
 }
 
-struct cg_line {
-	char controllers[256];
-	char path[4096];
-};
+/* Does the line's controller list (n bytes at controllers) match want: a
+ * controller name, "" for the v2 line, NULL for any v1 line? */
+static bool line_matches(const char *controllers, size_t n, const char *want)
+{
+	size_t wlen;
 
-/* Find the /proc/<pid>/cgroup line for want: a controller name, "" for the
- * v2 line, or NULL for the first v1 line with controllers. */
-static bool find_line(const char *proc_cgroup, const char *want, struct cg_line *out)
+	if (!want)
+		return n > 0;
+	if (!*want)
+		return n == 0;
+	wlen = strlen(want);
+	while (n > 0) {
+		const char *comma = memchr(controllers, ',', n);
+		size_t len = comma ? (size_t)(comma - controllers) : n;
+
+		if (len == wlen && strncmp(controllers, want, wlen) == 0)
+			return true;
+		if (!comma)
+			break;
+		n -= len + 1;
+		controllers = comma + 1;
+	}
+	return false;
+}
+
+int cgroup_proc_find(const char *proc_cgroup, const char *want, char **controllers, char **path)
 {
 	const char *line = proc_cgroup;
 
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		_cleanup_free_ char *copy = strndup(line, len);
-		char *c1, *c2;
+		const char *c1 = memchr(line, ':', nl ? (size_t)(nl - line) : strlen(line));
+		const char *c2, *end = nl ? nl : line + strlen(line);
 
 		line = nl ? nl + 1 : NULL;
-		if (!copy)
-			return false;
-		c1 = strchr(copy, ':');
-		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
 		if (!c2)
 			continue;
-		*c2 = '\0';
-		if (want ? (*want ? !list_has(c1 + 1, want) : c1[1] != '\0') : c1[1] == '\0')
+		if (!line_matches(c1 + 1, (size_t)(c2 - c1 - 1), want))
 			continue;
-		if ((size_t)snprintf(out->controllers, sizeof(out->controllers), "%s", c1 + 1) >= sizeof(out->controllers) ||
-		    (size_t)snprintf(out->path, sizeof(out->path), "%s", c2 + 1) >= sizeof(out->path))
-			continue;
-		return true;
+		*controllers = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
+		*path = strndup(c2 + 1, (size_t)(end - c2 - 1));
+		if (!*controllers || !*path) {
+			free(*controllers);
+			free(*path);
+			return -ENOMEM;
+		}
+		return 0;
 	}
-	return false;
+	return -ENOENT;
 }
 
-static int join_path(const char *mount, const char *cgpath, char **path)
+/* Join a hierarchy's mount point and a /proc/<pid>/cgroup path.  The root
+ * cgroup ("/") is -ENOENT unless root_ok; a path outside our cgroup
+ * namespace ("/.." first) or of a removed cgroup cannot be reached from
+ * our mount: -EXDEV. */
+static int join_path(const char *mount, const char *cgpath, bool root_ok, char **path)
 {
-	if (strcmp(cgpath, "/") == 0)
-		return -ENOENT;
+	if (cgpath[0] != '/' || strstr(cgpath, "/..") || strstr(cgpath, " (deleted)"))
+		return -EXDEV;
+	if (strcmp(cgpath, "/") == 0) {
+		if (!root_ok)
+			return -ENOENT;
+		cgpath = "";
+	}
 	if (asprintf(path, "%s%s", mount, cgpath) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
+int cgroup2_pick_path(const char *mount, const char *proc_cgroup, bool root_ok, char **path)
+{
+	_cleanup_free_ char *ctl = NULL, *cg = NULL;
+	int ret;
+
+	if (!mount)
+		return -ENOENT;
+	ret = cgroup_proc_find(proc_cgroup, "", &ctl, &cg);
+	if (ret < 0)
+		return ret;
+	return join_path(mount, cg, root_ok, path);
+}
+
 int cgroup_pick_path(const char *mountinfo, const char *proc_cgroup, char **path)
 {
 	static const char *const preferred[] = { "pids", "memory", NULL };
-	struct cg_line l;
-	size_t i;
+	_cleanup_free_ char *mnt2 = NULL;
 
-	for (i = 0; i < ARRAY_SIZE(preferred); i++) {
-		_cleanup_free_ char *mnt = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(preferred); i++) {
+		_cleanup_free_ char *ctl = NULL, *cg = NULL, *mnt = NULL;
 
-		if (!find_line(proc_cgroup, preferred[i], &l))
+		if (cgroup_proc_find(proc_cgroup, preferred[i], &ctl, &cg) < 0)
 			continue;
-		mnt = find_mount(mountinfo, l.controllers);
+		mnt = cgroup_mount_find(mountinfo, ctl);
 		if (mnt)
-			return join_path(mnt, l.path, path);
+			return join_path(mnt, cg, false, path);
 	}
-	if (find_line(proc_cgroup, "", &l)) {
-		_cleanup_free_ char *mnt = find_mount(mountinfo, "");
-
-		if (mnt)
-			return join_path(mnt, l.path, path);
-	}
-	return -ENOENT;
+	mnt2 = cgroup_mount_find(mountinfo, "");
+	return cgroup2_pick_path(mnt2, proc_cgroup, false, path);
 }
 
 static char *cached_mountinfo;
+static char *cached_cgroup2_mount;
+static bool cgroup2_looked_up;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
+/* Under cache_lock.  status asks for a hundred containers at once; the
+ * mounts do not change under it. */
+static int mountinfo_cached(const char **mi, sp_error_t *err)
 {
-	_cleanup_free_ char *mountinfo = NULL, *pc = NULL;
-	char p[64];
+	_cleanup_free_ char *buf = NULL;
 	int ret;
 
-	/* status asks for a hundred containers at once; the mounts do not
-	 * change under it. */
-	pthread_mutex_lock(&cache_lock);
 	if (!cached_mountinfo) {
-		ret = read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo, NULL, err);
-		if (ret < 0) {
-			pthread_mutex_unlock(&cache_lock);
+		ret = read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &buf, NULL, err);
+		if (ret < 0)
 			return ret;
-		}
-		cached_mountinfo = TAKE_PTR(mountinfo);
+		cached_mountinfo = TAKE_PTR(buf);
+	}
+	*mi = cached_mountinfo;
+	return 0;
+}
+
+/* The hook asks once per container start, and a busy node's mount table
+ * has thousands of lines: the two places systemd mounts cgroup2 are tried
+ * first, a statfs and an faccessat each.  Every cgroup but a hierarchy's
+ * root has a cgroup.type file, so a cgroup2 filesystem without one at its
+ * top is the root mount that mountinfo would name; anything else (a
+ * namespace's or a bind-mounted subtree) is left to mountinfo. */
+static char *cgroup2_mount_common(void)
+{
+	static const char *const common[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(common); i++) {
+		_cleanup_close_ int fd = open(common[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct statfs sfs;
+
+		if (fd < 0 || fstatfs(fd, &sfs) < 0 || (unsigned long)sfs.f_type != CGROUP2_SUPER_MAGIC)
+			continue;
+		if (faccessat(fd, "cgroup.type", F_OK, 0) < 0 && errno == ENOENT)
+			return strdup(common[i]);
+	}
+	return NULL;
+}
+
+const char *cgroup2_mount(void)
+{
+	const char *mi;
+
+	pthread_mutex_lock(&cache_lock);
+	if (!cgroup2_looked_up) {
+		cached_cgroup2_mount = cgroup2_mount_common();
+		if (cached_cgroup2_mount)
+			cgroup2_looked_up = true;
+	}
+	if (!cgroup2_looked_up && mountinfo_cached(&mi, NULL) == 0) {
+		cached_cgroup2_mount = cgroup_mount_find(mi, "");
+		cgroup2_looked_up = true;
 	}
 	pthread_mutex_unlock(&cache_lock);
+	return cached_cgroup2_mount;
+}
+
+int cgroup_proc_read(pid_t pid, char **text, sp_error_t *err)
+{
+	char p[sizeof("/proc/%d/cgroup") + 3 * sizeof(int)];
+
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
-	ret = read_file_bounded(AT_FDCWD, p, PROC_CGROUP_MAX, &pc, NULL, err);
-	if (ret < 0)
-		return ret;
-	ret = cgroup_pick_path(cached_mountinfo, pc, path);
+	return read_file_bounded(AT_FDCWD, p, PROC_CGROUP_MAX, text, NULL, err);
+}
+
+static int pick_error(int ret, pid_t pid, sp_error_t *err)
+{
 	if (ret == -ENOENT)
 		return sp_error_set(err, ENOENT, "pid %d is in no container cgroup (root cgroup of every hierarchy)",
 				    (int)pid);
+	if (ret == -EXDEV)
+		return sp_error_set(err, EXDEV, "cgroup of pid %d is outside this cgroup namespace or removed",
+				    (int)pid);
+	return sp_error_set(err, -ret, "cgroup of pid %d", (int)pid);
+}
+
+int cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
+{
+	_cleanup_free_ char *pc = NULL;
+	const char *mi;
+	int ret;
+
+	pthread_mutex_lock(&cache_lock);
+	ret = mountinfo_cached(&mi, err);
+	pthread_mutex_unlock(&cache_lock);
 	if (ret < 0)
-		return sp_error_set(err, -ret, "cgroup of pid %d", (int)pid);
-	return 0;
+		return ret;
+	ret = cgroup_proc_read(pid, &pc, err);
+	if (ret < 0)
+		return ret;
+	ret = cgroup_pick_path(mi, pc, path);
+	return ret < 0 ? pick_error(ret, pid, err) : 0;
 }

@@ -10,99 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fileio.h"
+#include "cgroupfs/cgroup.h"
 #include "cgroupfs/native.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 /* Generous bounds for kernel-generated files. */
 #define CGROUP_FILE_MAX (64 * 1024)
-#define MOUNTINFO_MAX (4 * 1024 * 1024)
 
-static char *cgroup2_root;          /* cached lookup, or the testing override */
-static bool cgroup2_root_looked_up;
+static char *cgroup2_root;          /* the testing override */
+static bool cgroup2_root_overridden;
 static int available_cached = -1;   /* -1: unknown, 0/1: cached answer */
 
 void ksm_native_set_root_for_testing(const char *root)
 {
 	free(cgroup2_root);
 	cgroup2_root = root ? strdup(root) : NULL;
-	cgroup2_root_looked_up = root != NULL;
+	cgroup2_root_overridden = root != NULL;
 	available_cached = -1;
-}
-
-static bool is_cgroup2(const char *path)
-{
-	struct statfs sfs;
-
-	return statfs(path, &sfs) == 0 && (unsigned long)sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-/* Undo mountinfo's octal escapes (\040 for space and so on) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
-/* The first cgroup2 mount whose root is the namespace's cgroup root, so that
- * /proc/<pid>/cgroup paths can be joined to it. */
-static char *cgroup2_root_from_mountinfo(void)
-{
-	_cleanup_free_ char *buf = NULL;
-	char *line, *save = NULL;
-
-	if (read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &buf, NULL, NULL) < 0)
-		return NULL;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *sep = strstr(line, " - ");
-		char *fields[5], *p = line, *tok, *fsave = NULL;
-		int n = 0;
-
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		*sep = '\0';
-		/* mount id, parent id, major:minor, root, mount point */
-		for (tok = strtok_r(p, " ", &fsave); tok && n < 5; tok = strtok_r(NULL, " ", &fsave))
-			fields[n++] = tok;
-		if (n < 5 || strcmp(fields[3], "/") != 0)
-			continue;
-		unescape_mountinfo(fields[4]);
-		return strdup(fields[4]);
-	}
-	return NULL;
 }
 
 const char *ksm_native_cgroup2_root(void)
 {
-	if (cgroup2_root_looked_up)
+	if (cgroup2_root_overridden)
 		return cgroup2_root;
-	cgroup2_root_looked_up = true;
-	/* Fast paths: unified hierarchy, then systemd's hybrid layout.  One
-	 * statfs each instead of reading the whole mount table. */
-	if (is_cgroup2("/sys/fs/cgroup"))
-		cgroup2_root = strdup("/sys/fs/cgroup");
-	else if (is_cgroup2("/sys/fs/cgroup/unified"))
-		cgroup2_root = strdup("/sys/fs/cgroup/unified");
-	else
-		cgroup2_root = cgroup2_root_from_mountinfo();
-	return cgroup2_root;
+	return cgroup2_mount();
 }
 
 /* Whether the whitespace-separated list contains word. */
@@ -154,37 +88,24 @@ bool ksm_native_available(void)
 
 int ksm_native_cgroup_of_pid(pid_t pid, char **path, sp_error_t *err)
 {
-	_cleanup_free_ char *file = NULL, *buf = NULL;
+	_cleanup_free_ char *buf = NULL;
 	const char *root = ksm_native_cgroup2_root();
-	char *line, *save = NULL;
 	int ret;
 
 	if (!root)
 		return sp_error_set(err, ENOENT, "no cgroup2 hierarchy is mounted");
-	if (asprintf(&file, "/proc/%d/cgroup", (int)pid) < 0)
-		return sp_error_set(err, ENOMEM, "cgroup of pid %d", (int)pid);
-	ret = read_file_bounded(AT_FDCWD, file, CGROUP_FILE_MAX, &buf, NULL, err);
+	ret = cgroup_proc_read(pid, &buf, err);
 	if (ret < 0)
 		return ret;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *rel;
-
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		rel = line + 3;
-		if (rel[0] != '/')
-			return sp_error_set(err, 0, "`%s`: cgroup2 path `%s` is not absolute", file, rel);
-		/* A path outside our cgroup namespace shows as "/.." and cannot
-		 * be reached from our mount. */
-		if (strstr(rel, "/..") || strstr(rel, " (deleted)"))
-			return sp_error_set(err, 0, "`%s`: cgroup2 path `%s` is not reachable", file, rel);
-		if (strcmp(rel, "/") == 0)
-			rel = "";
-		if (asprintf(path, "%s%s", root, rel) < 0)
-			return sp_error_set(err, ENOMEM, "cgroup of pid %d", (int)pid);
-		return 0;
-	}
-	return sp_error_set(err, ENOENT, "`%s` has no cgroup2 (\"0::\") line", file);
+	ret = cgroup2_pick_path(root, buf, true, path);
+	if (ret == -ENOENT)
+		return sp_error_set(err, ENOENT, "`/proc/%d/cgroup` has no cgroup2 (\"0::\") line", (int)pid);
+	if (ret == -EXDEV)
+		return sp_error_set(err, 0, "`/proc/%d/cgroup`: cgroup2 path is not reachable from `%s`", (int)pid,
+				    root);
+	if (ret < 0)
+		return sp_error_set(err, -ret, "cgroup of pid %d", (int)pid);
+	return 0;
 }
 
 /* Make sure the controller is in dir/cgroup.subtree_control. */

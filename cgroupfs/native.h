@@ -28,18 +28,18 @@ struct ksm_cg_stat {
 	uint64_t nr_merge_any;
 };
 
-/* The cgroup2 mount point (from /proc/self/mountinfo; /sys/fs/cgroup or
- * /sys/fs/cgroup/unified), or NULL.  Looked up once per process; the string
- * is owned by the library. */
+/* The cgroup2 mount point (cgroup2_mount() of cgroupfs/cgroup.h:
+ * /sys/fs/cgroup or /sys/fs/cgroup/unified), or NULL.  Looked up once per
+ * process; the string is owned by the library. */
 const char *ksm_native_cgroup2_root(void);
 
 /* true when the `ksm` controller is listed in the cgroup2 root's
- * cgroup.controllers.  One small file read when /sys/fs/cgroup is the
- * cgroup2 mount (the common case); cached after the first call. */
+ * cgroup.controllers; cached after the first call. */
 bool ksm_native_available(void);
 
 /* Absolute filesystem path of pid's cgroup2 cgroup: the "0::/x" line of
- * /proc/pid/cgroup joined to ksm_native_cgroup2_root().  *path is malloc'd. */
+ * /proc/pid/cgroup joined to ksm_native_cgroup2_root() (cgroup2_pick_path).
+ * *path is malloc'd. */
 int ksm_native_cgroup_of_pid(pid_t pid, char **path, sp_error_t *err);
 
 /* Enable the controller in cgroup.subtree_control of every ancestor from the

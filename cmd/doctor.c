@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "base/cleanup.h"
+#include "base/fileio.h"
 #include "base/json.h"
 #include "node/config.h"
 #include "node/state.h"
@@ -76,13 +77,16 @@ static int exec_probe(void)
 
 static void doctor_usage(FILE *f)
 {
-	fputs("Usage: samepage doctor [--json]\n"
+	fputs("Usage: samepage doctor [--json] [--container-pid PID]\n"
 	      "Check whether this node can run KSM per container: kernel features and known bugs\n"
 	      "(probed for real where possible), ptrace and LSMs, cgroups, runtimes and the hook.\n"
 	      "One line per check: ok, warn or fail, the reason, and what to do.\n"
 	      "Exit status 0 when no check fails, 1 otherwise.\n"
 	      "\nOptions:\n"
 	      "  -j, --json   machine-readable output (see docs/doctor.md)\n"
+	      "      --container-pid PID\n"
+	      "               also evaluate the seccomp filter of PID (a container's process):\n"
+	      "               can it turn KSM on for itself? (check self_opt_in)\n"
 	      "\nExample:\n  samepage doctor\n  samepage doctor --json | jq '.checks[] | select(.status != \"ok\")'\n",
 	      f);
 }
@@ -93,6 +97,7 @@ int verb_doctor(int argc, char **argv, const struct sp_global_opts *g)
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "exec-probe", no_argument, NULL, 'P' },
+		{ "container-pid", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char *const probe_argv[] = { "samepage", "doctor", "--exec-probe", NULL };
@@ -104,7 +109,16 @@ int verb_doctor(int argc, char **argv, const struct sp_global_opts *g)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		long pid;
+
 		switch (c) {
+		case 'c':
+			if (parse_long(optarg, 1, 1 << 22, &pid) < 0) {
+				sp_cli_error("doctor: --container-pid: want a pid, got `%s`", optarg);
+				return 2;
+			}
+			o.container_pid = (pid_t)pid;
+			break;
 		case 'j':
 			json = true;
 			break;

@@ -18,7 +18,7 @@
 #include "cgroupfs/cgroup.h"
 #include "node/admit.h"
 #include "node/config.h"
-#include "node/policy.h"
+#include "node/domain.h"
 #include "cmd/verbs.h"
 
 struct enable_opts {
@@ -26,6 +26,7 @@ struct enable_opts {
 	const char *verb;
 	struct sp_workload w;
 	char *cgroup;       /* canonical path, malloc'd */
+	char *domain;       /* full form (node/domain.h), malloc'd */
 };
 
 static void enable_usage(FILE *f, const char *verb)
@@ -41,10 +42,12 @@ static void enable_usage(FILE *f, const char *verb)
 		"\nOptions:\n"
 		"  -g, --cgroup PATH   a cgroup directory, e.g. /sys/fs/cgroup/pids/mycontainer\n"
 		"  -p, --pid PID       one process\n"
-		"  -d, --domain D      security domain (default `" SP_DEFAULT_DOMAIN "`; enable only)\n"
+		"  -d, --domain D      security domain local/D, or D when given in full form\n"
+		"                      (k8s/NS[/NAME], group/G[/NAME]); default `" SP_DEFAULT_DOMAIN "`; enable only\n"
 		"  -h, --help          show this help\n"
 		"\nExamples:\n"
-		"  samepage enable --cgroup /sys/fs/cgroup/pids/web-1 --domain team-a\n"
+		"  samepage enable --cgroup /sys/fs/cgroup/pids/web-1 --domain team-a      # local/team-a\n"
+		"  samepage enable --cgroup /sys/fs/cgroup/kubepods/pod1 --domain k8s/team-a\n"
 		"  samepage disable --cgroup /sys/fs/cgroup/pids/web-1\n"
 		"  samepage enable --pid 4121\n",
 		verb, strcmp(verb, "enable") == 0 ? "on" : "off (and unmerge its pages)");
@@ -80,7 +83,7 @@ static int parse_opts(int argc, char **argv, struct enable_opts *o)
 	_cleanup_error_ sp_error_t err = NULL;
 	const char *cgroup = NULL;
 	long pid = 0;
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "+g:p:d:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -94,12 +97,14 @@ static int parse_opts(int argc, char **argv, struct enable_opts *o)
 			}
 			break;
 		case 'd':
-			/* The domain policy's one rule, as for the hook's annotations. */
-			if (sp_domain_check(optarg, &err) < 0) {
+			/* The admin names the domain: local/D, or any full form. */
+			free(o->domain);
+			ret = sp_domain_from_option(optarg, &o->domain, &err);
+			if (ret < 0) {
 				sp_cli_error("%s: --domain: %s", o->verb, sp_error_msg(err));
-				return 2;
+				return ret == -ENOMEM ? 1 : 2;
 			}
-			o->w.domain = optarg;
+			o->w.domain = o->domain;
 			break;
 		case 'h':
 			enable_usage(stdout, o->verb);
@@ -175,5 +180,6 @@ int verb_enable(int argc, char **argv, const struct sp_global_opts *g)
 	}
 out:
 	free(o.cgroup);
+	free(o.domain);
 	return ret;
 }

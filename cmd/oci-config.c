@@ -27,6 +27,9 @@ struct oci_config_opts {
 	const char *file;
 	bool to_stdout;
 	bool remove;
+	bool seccomp;          /* also deny self-opt-in (linux.seccomp) */
+	bool no_hook;          /* leave the hooks alone (only with --seccomp) */
+	bool profile;          /* the file is a seccomp profile, not a config.json */
 };
 
 static void oci_config_usage(FILE *f)
@@ -46,6 +49,11 @@ static void oci_config_usage(FILE *f)
 	      "      --timeout SECS     runtime's timeout for each hook run (default: none)\n"
 	      "      --stdout           print the result instead of rewriting the file\n"
 	      "      --remove           remove samepage-hook from the file instead\n"
+	      "      --seccomp          also deny self-opt-in in linux.seccomp: prctl(PR_SET_MEMORY_MERGE, !0),\n"
+	      "                         madvise(MADV_MERGEABLE) and io_uring_setup get EPERM (docs/seccomp.md)\n"
+	      "      --no-hook          with --seccomp: leave the hooks alone (a container that must not merge)\n"
+	      "      --seccomp-profile  the file is a seccomp profile (podman/CRI-O seccomp.json, a\n"
+	      "                         Kubernetes Localhost profile): merge the denies into it\n"
 	      "  -h, --help             show this help\n"
 	      "\n"
 	      "Then annotate the container: \"annotations\": {\"samepage.io/merge\": \"true\"}.\n"
@@ -53,7 +61,9 @@ static void oci_config_usage(FILE *f)
 	      "Examples:\n"
 	      "  runc spec && samepage oci-config config.json\n"
 	      "  samepage oci-config --state-dir /run/samepage-test --stdout mybundle/config.json\n"
-	      "  samepage oci-config --remove mybundle\n",
+	      "  samepage oci-config --remove mybundle\n"
+	      "  samepage oci-config --seccomp --no-hook other-tenant-bundle\n"
+	      "  samepage oci-config --seccomp-profile --stdout /usr/share/containers/seccomp.json > /etc/samepage/seccomp.json\n",
 	      f);
 }
 
@@ -67,7 +77,18 @@ static int edit_config(const struct oci_config_opts *o, sp_error_t *err)
 	ret = oci_bundle_read(o->file, &in, &len, err);
 	if (ret < 0)
 		return ret;
-	ret = oci_bundle_edit(in, len, what, o->remove ? NULL : &o->hook, &out, err);
+	if (o->profile) {
+		ret = oci_seccomp_profile_edit(in, len, what, &out, err);
+	} else if (o->no_hook) {
+		ret = oci_bundle_edit_seccomp(in, len, what, &out, err);
+	} else {
+		ret = oci_bundle_edit(in, len, what, o->remove ? NULL : &o->hook, &out, err);
+		if (ret == 0 && o->seccomp) {
+			_cleanup_free_ char *hooked = TAKE_PTR(out);
+
+			ret = oci_bundle_edit_seccomp(hooked, strlen(hooked), what, &out, err);
+		}
+	}
 	if (ret < 0)
 		return ret;
 	if (strcmp(o->file, "-") == 0 || o->to_stdout) {
@@ -90,7 +111,8 @@ static bool absolute_or_unset(const char *opt, const char *v)
 
 int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 {
-	enum { OPT_HOOK = 0x100, OPT_STATE_DIR, OPT_CONFIG, OPT_TIMEOUT, OPT_STDOUT, OPT_REMOVE };
+	enum { OPT_HOOK = 0x100, OPT_STATE_DIR, OPT_CONFIG, OPT_TIMEOUT, OPT_STDOUT, OPT_REMOVE, OPT_SECCOMP,
+	       OPT_NO_HOOK, OPT_PROFILE };
 	static const struct option longopts[] = {
 		{ "hook", required_argument, NULL, OPT_HOOK },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -98,6 +120,9 @@ int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "stdout", no_argument, NULL, OPT_STDOUT },
 		{ "remove", no_argument, NULL, OPT_REMOVE },
+		{ "seccomp", no_argument, NULL, OPT_SECCOMP },
+		{ "no-hook", no_argument, NULL, OPT_NO_HOOK },
+		{ "seccomp-profile", no_argument, NULL, OPT_PROFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -134,6 +159,15 @@ int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 		case OPT_REMOVE:
 			o.remove = true;
 			break;
+		case OPT_SECCOMP:
+			o.seccomp = true;
+			break;
+		case OPT_NO_HOOK:
+			o.no_hook = true;
+			break;
+		case OPT_PROFILE:
+			o.profile = true;
+			break;
 		case 'h':
 			oci_config_usage(stdout);
 			return 0;
@@ -144,6 +178,10 @@ int verb_oci_config(int argc, char **argv, const struct sp_global_opts *g)
 	}
 	if (argc - optind > 1) {
 		sp_cli_error("oci-config: one CONFIG_JSON at most");
+		return 2;
+	}
+	if ((o.no_hook && !o.seccomp) || (o.profile && (o.seccomp || o.remove)) || (o.no_hook && o.remove)) {
+		sp_cli_error("oci-config: --no-hook goes with --seccomp; --seccomp-profile and --remove stand alone");
 		return 2;
 	}
 	if (optind < argc)

@@ -16,6 +16,7 @@ static const struct sp_verb verbs[] = {
 	{ "governor", verb_governor, "run ksmd fast while new containers merge, slow after, within a CPU budget" },
 	{ "doctor", verb_doctor, "check whether this node can run KSM per container, and why not" },
 	{ "status", verb_status, "show what KSM merges per container and security domain" },
+	{ "estimate", verb_estimate, "what KSM could save on the running containers, per container and domain" },
 	{ "metrics", verb_metrics, "print the status figures as Prometheus metrics" },
 	{ "enable", verb_enable, "switch KSM on for a running cgroup or process" },
 	{ "disable", verb_enable, "switch KSM off (and unmerge) for a running cgroup or process" },

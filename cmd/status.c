@@ -161,6 +161,32 @@ static void print_node(const struct ksm_node_stat *n, FILE *f)
 		fprintf(f, "  %-16s %" PRId64 "\n", "full_scans", n->full_scans);
 }
 
+/* Self-opt-in: KSM memory samepage did not enable (node/unattributed.h). */
+static void print_unattributed(const struct ksm_report *r, FILE *f)
+{
+	const struct sp_unattributed *u = &r->unattributed;
+	char b[32];
+	size_t i;
+
+	fprintf(f, "\nUnattributed (KSM outside samepage's record)\n");
+	if (r->unattributed_error) {
+		fprintf(f, "  cannot tell: %s\n", r->unattributed_error);
+		return;
+	}
+	if (u->pages >= 0)
+		fprintf(f, "  %-16s %" PRId64 " (%s) of %" PRId64 " merged pages\n", "merged pages", u->pages,
+			ksm_format_size(u->pages * r->node.page_size, b, sizeof(b)), u->node_pages);
+	fprintf(f, "  %-16s %zu\n", "processes", u->n);
+	for (i = 0; i < u->n; i++) {
+		const struct sp_unattributed_proc *up = &u->procs[i];
+
+		fprintf(f, "  pid %d (%s): %s, %" PRId64 " merging pages, cgroup %s%s%s\n", (int)up->p.pid,
+			up->p.comm[0] ? up->p.comm : "?", ksm_scan_proc_evidence(&up->p), up->p.merging_pages,
+			up->cgroup ? up->cgroup : "-", up->container ? ", container " : "",
+			up->container ? up->container : "");
+	}
+}
+
 static void print_table(const struct ksm_report *r, FILE *f)
 {
 	static const char *const head[] = { "CONTAINER", "DOMAIN", "STATE", "PROCS", "MERGE-ANY", "MERGING",
@@ -173,6 +199,7 @@ static void print_table(const struct ksm_report *r, FILE *f)
 	bool any_note = false;
 
 	print_node(&r->node, f);
+	print_unattributed(r, f);
 	fputc('\n', f);
 	if (r->n_rows == 0) {
 		fputs("No containers (none enabled or refused by samepage; give a cgroup path to see one).\n", f);

@@ -28,6 +28,7 @@ int verb_doctor(int argc, char **argv, const struct sp_global_opts *g);
 int verb_status(int argc, char **argv, const struct sp_global_opts *g);
 int verb_metrics(int argc, char **argv, const struct sp_global_opts *g);
 int verb_enable(int argc, char **argv, const struct sp_global_opts *g); /* enable and disable */
+int verb_estimate(int argc, char **argv, const struct sp_global_opts *g);
 
 /* Print "samepage: error: MSG" on stderr. */
 void sp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

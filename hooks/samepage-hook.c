@@ -21,6 +21,7 @@
 #include "base/fileio.h"
 #include "node/admit.h"
 #include "node/config.h"
+#include "node/domain.h"
 #include "node/policy.h"
 #include "oci/oci.h"
 
@@ -63,7 +64,9 @@ static void usage(FILE *f)
 	      "\n"
 	      "Annotations:\n"
 	      "  samepage.io/merge=true|false     ask for KSM (default false)\n"
-	      "  samepage.io/domain=NAME          security domain (default: the Kubernetes namespace, else `default`)\n"
+	      "  samepage.io/domain=NAME          narrow the security domain: k8s/NAMESPACE/NAME under Kubernetes\n"
+	      "                                   (namespace from namespace_annotation in samepage.conf),\n"
+	      "                                   else local/NAME (default local/default)\n"
 	      "  samepage.io/required=true|false  fail the container when KSM cannot be enabled\n"
 	      "\n"
 	      "Options:\n"
@@ -125,21 +128,43 @@ static int parse_args(int argc, char **argv, struct hook_opts *o)
 	return 0;
 }
 
+/* The container's domain, from its annotations and the node's config
+ * (node/domain.h); *domain malloc'd.  *bad_input: an annotation value is
+ * plainly wrong, which fails the container even when KSM was optional. */
+static int container_domain(const struct hook_opts *o, const struct oci_state *oci, char **domain, bool *bad_input,
+			    sp_error_t *err)
+{
+	_cleanup_(sp_config_free) struct sp_config cfg = { 0 };
+	int ret;
+
+	ret = sp_config_load(o->paths.config, &cfg, err);
+	if (ret < 0)
+		return ret;
+	ret = sp_domain_derive(oci->annotations, oci->n_annotations, &cfg, domain, err);
+	*bad_input = ret == -EINVAL;
+	return ret;
+}
+
 /* The container's init, a child of the runtime process that runs us. */
-static int run_stage(const struct hook_opts *o, const struct oci_state *oci, const char *shown_id,
-		     const struct sp_request *req, sp_error_t *err)
+static int run_stage(const struct hook_opts *o, const struct oci_state *oci, const char *shown_id, bool *bad_input,
+		     sp_error_t *err)
 {
 	_cleanup_(sp_admission_free) struct sp_admission a = { 0 };
+	_cleanup_free_ char *domain = NULL;
 	struct sp_workload w = {
 		.scope = KSM_SCOPE_CONTAINER_INIT, .id = oci->id, .pid = oci->pid, .runtime_pid = getppid(),
-		.domain = req->domain,
 	};
 	int ret;
 
-	if (!o->create)
+	if (!o->create) {
 		ret = sp_forget(&o->paths, &w, &a, err);
-	else
+	} else {
+		ret = container_domain(o, oci, &domain, bad_input, err);
+		if (ret < 0)
+			return ret;
+		w.domain = domain;
 		ret = sp_admit(&o->paths, &w, &a, err);
+	}
 	if (a.state_warning)
 		report(LOG_WARNING, "warning: container %s: node state: %s", shown_id, a.state_warning);
 	if (a.ksmd_warning)
@@ -155,13 +180,8 @@ static int pass_unasked(const struct oci_state *oci, const char *shown_id)
 {
 	_cleanup_error_ sp_error_t err = NULL;
 	struct sp_request req;
-	int ret;
 
-	ret = oci_request_from_state(oci, &req, &err);
-	if (ret == 0 && req.domain && req.domain_key && strncmp(req.domain_key, "samepage.io/", 12) == 0 &&
-	    sp_domain_check(req.domain, &err) < 0)
-		ret = sp_error_wrap(&err, "annotation `%s`", req.domain_key);
-	if (ret < 0)
+	if (oci_request_from_state(oci, &req, &err) < 0)
 		report(LOG_WARNING, "warning: container %s does not ask for KSM; ignored: %s", shown_id,
 		       sp_error_msg(err));
 	return 0;
@@ -185,6 +205,7 @@ int main(int argc, char **argv)
 	_cleanup_(oci_state_free) struct oci_state oci = { 0 };
 	struct hook_opts o = { 0 };
 	struct sp_request req;
+	bool bad_input = false;
 	size_t len = 0;
 	int ret;
 
@@ -204,18 +225,22 @@ int main(int argc, char **argv)
 	if (!oci_asks_merge(&oci))
 		return pass_unasked(&oci, shown_id);
 
-	/* Plainly wrong input from a container that asked is an error. */
+	/* Plainly wrong input from a container that asked is an error; the
+	 * domain is derived (and judged) only for one that asked, so the
+	 * others do not pay for reading the config. */
 	ret = check_target(&o, &oci, &err);
 	if (ret == 0)
 		ret = oci_request_from_state(&oci, &req, &err);
-	if (ret == 0 && req.domain && sp_domain_check(req.domain, &err) < 0)
-		ret = sp_error_wrap(&err, "annotation `%s`", req.domain_key);
 	if (ret < 0) {
 		report(LOG_ERR, "error: container %s: %s", shown_id, sp_error_msg(err));
 		return 1;
 	}
 
-	ret = run_stage(&o, &oci, shown_id, &req, &err);
+	ret = run_stage(&o, &oci, shown_id, &bad_input, &err);
+	if (bad_input) {
+		report(LOG_ERR, "error: container %s: %s", shown_id, sp_error_msg(err));
+		return 1;
+	}
 	if (ret < 0) {
 		bool fatal = o.create && req.required;
 

@@ -26,11 +26,6 @@
 #include <sys/types.h>
 #include "base/error.h"
 
-#ifndef PR_SET_MEMORY_MERGE
-#define PR_SET_MEMORY_MERGE 67
-#define PR_GET_MEMORY_MERGE 68
-#endif
-
 struct inject_result {
 	long retval;          /* prctl's return value in the tracee (0 or -errno) */
 	int signals_held;     /* unblockable signals taken during injection and re-sent */

@@ -10,11 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "base/error.h"
-
-#ifndef PR_SET_MEMORY_MERGE
-#define PR_SET_MEMORY_MERGE 67
-#define PR_GET_MEMORY_MERGE 68
-#endif
+#include "base/kernel-abi.h" /* PR_SET_MEMORY_MERGE for the callers */
 
 /* /sys/kernel/mm/ksm, or $SAMEPAGE_KSM_SYSFS (tests point it at a copy). */
 const char *ksm_sysfs_dir(void);

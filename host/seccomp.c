@@ -2,37 +2,21 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 
 #include "base/cleanup.h"
+#include "base/kernel-abi.h"
 #include "base/fileio.h"
 #include "host/ksm.h"
+#include "host/ptrace.h"
 #include "host/seccomp.h"
-
-#ifndef PTRACE_SECCOMP_GET_FILTER
-#define PTRACE_SECCOMP_GET_FILTER 0x420c
-#endif
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#endif
-#ifndef SECCOMP_RET_LOG
-#define SECCOMP_RET_LOG 0x7ffc0000U
-#endif
-#ifndef SECCOMP_RET_USER_NOTIF
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
 
 /* The kernel's limits: BPF_MAXINSNS per program, MAX_INSNS_PER_PATH (256k)
  * over all filters of a thread counted with a 4-instruction penalty. */
@@ -403,40 +387,27 @@ int seccomp_proc_mode(pid_t pid, sp_error_t *err)
 	return *p - '0';
 }
 
-/* Attach, interrupt and wait until pid is in a ptrace-stop.  *sig is a
- * signal caught on the way that must be handed back at detach. */
-static int seize_stopped(pid_t pid, int *sig, sp_error_t *err)
+/* Hold pid at its interrupt stop just long enough to read its filters.
+ * Signals it takes before the stop are delivered on the way. */
+static int filters_of_stopped(pid_t pid, struct seccomp_filters *f, sp_error_t *err)
 {
-	*sig = 0;
-	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0)
-		return sp_error_set(err, errno, "pid %d: ptrace seize", (int)pid);
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0) {
-		int e = errno;
+	struct tracee t;
+	int ret;
 
-		ptrace(PTRACE_DETACH, pid, NULL, NULL);
-		return sp_error_set(err, e, "pid %d: ptrace interrupt", (int)pid);
-	}
-	for (;;) {
-		int status;
+	ret = tracee_seize(&t, pid, -1, err);
+	if (ret == 0)
+		ret = tracee_interrupt(&t, err);
+	if (ret < 0)
+		sp_error_wrap(err, "pid %d", (int)pid);
+	else
+		ret = seccomp_filters_get(pid, f, err);
+	tracee_release(&t, NULL, NULL);
+	return ret;
+}
 
-		if (waitpid(pid, &status, __WALL) < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			ptrace(PTRACE_DETACH, pid, NULL, NULL);
-			return sp_error_set(err, e, "pid %d: wait for ptrace stop", (int)pid);
-		}
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return sp_error_set(err, ESRCH, "pid %d exited", (int)pid);
-		if (!WIFSTOPPED(status))
-			continue;
-		/* A signal-delivery-stop is a ptrace-stop too: read the
-		 * filters there and deliver the signal at detach. */
-		if ((status >> 16) == 0)
-			*sig = WSTOPSIG(status);
-		return 0;
-	}
+int seccomp_filters_read(pid_t pid, struct seccomp_filters *f, sp_error_t *err)
+{
+	return filters_of_stopped(pid, f, err);
 }
 
 int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
@@ -446,7 +417,7 @@ int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 	uint32_t native, proc_arch, action;
 	bool reads_ip;
 	char desc[64];
-	int mode, ret, sig;
+	int mode, ret;
 
 	call.args[0] = PR_SET_MEMORY_MERGE;
 	call.args[1] = on ? 1 : 0;
@@ -469,12 +440,7 @@ int seccomp_check_prctl_merge(pid_t pid, bool on, char **why, sp_error_t *err)
 		return asprintf(why, "not a native process (audit arch 0x%08x), its filter would see another syscall ABI",
 				proc_arch) < 0 ? -ENOMEM : 0;
 
-	ret = seize_stopped(pid, &sig, err);
-	if (ret < 0)
-		return ret;
-	ret = seccomp_filters_get(pid, &f, err);
-	/* Detach whatever happened; a caught signal goes back to the process. */
-	ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig);
+	ret = seccomp_filters_read(pid, &f, err);
 	if (ret < 0)
 		return ret;
 

@@ -69,6 +69,10 @@ struct seccomp_filters {
 int seccomp_filters_get(pid_t pid, struct seccomp_filters *f, sp_error_t *err);
 void seccomp_filters_free(struct seccomp_filters *f);
 
+/* Seize pid, interrupt it, read its filters and detach (a signal caught on
+ * the way is handed back): for a process we are not attached to. */
+int seccomp_filters_read(pid_t pid, struct seccomp_filters *f, sp_error_t *err);
+
 /* Combined action of all filters for call.  *reads_ip as above. */
 int seccomp_filters_eval(const struct seccomp_filters *f, const struct seccomp_call *call, uint32_t *action,
 			 bool *reads_ip, sp_error_t *err);
@@ -86,9 +90,9 @@ int seccomp_proc_mode(pid_t pid, sp_error_t *err);
 
 /*
  * Would prctl(PR_SET_MEMORY_MERGE, on, 0, 0, 0) injected into pid run?
- * Reads the mode first; only a process in filter mode is attached (its own
- * PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER, PTRACE_DETACH:
- * the injection module seizes on its own and offers no step in between).
+ * Reads the mode first; only a process in filter mode is attached, held at
+ * an interrupt stop for PTRACE_SECCOMP_GET_FILTER and released the way
+ * host/ptrace.h releases every tracee.
  * Returns 1 when allowed, 0 when not with *why (malloc'd) saying why, or a
  * negative errno (-ESRCH when the process went away).
  */

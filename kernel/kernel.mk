@@ -12,14 +12,54 @@ EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 	libelf-dev libssl-dev cpio xz-utils patch busybox-static libc6-dev
 CHECK_EXTRA += check-kernel
 
-.PHONY: kernel kernel-guest-bins check-kernel bench-kernel-stat
+.PHONY: kernel kernel-guest-bins check-kernel bench-kernel-stat $(GUEST_KSELFTESTS)
 
 kernel:
 	@B=$(B) bash kernel/build.sh
 
-# Static helpers the guest runs (the kselftest, test programs, benchmark).
+# What the guest runs, built here on the host (the guest sees the host's
+# root read-only and compiles nothing): the kselftests from the patched tree,
+# samepage's native-backend test and the ksm.stat benchmark driver, with the
+# flags of the main Makefile, and the fillmem workload ($(B)/test/fillmem).
+KSRC := $(B)/kernel-src/linux-source-6.12
+KOBJ := $(B)/kernel/obj
+KSELFTEST := $(KSRC)/tools/testing/selftests/cgroup
+GB := $(B)/kernel/guest-bin
+GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core
+GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/kernel-stat $(B)/test/fillmem
+
+# After `kernel` (which patches the tree), not as a prerequisite of each
+# file: the kselftests' own Makefile decides what is stale.
 kernel-guest-bins: kernel
-	@B=$(B) bash kernel/guest-bins.sh
+	@$(MAKE) --no-print-directory $(GUEST_BINS)
+
+# uapi headers of the guest kernel, for the kselftests.  Same CC/HOSTCC as
+# kernel/build.sh, or kbuild sees changed commands and rebuilds its host
+# tools on every alternation.
+.PHONY: kernel-uapi-headers
+kernel-uapi-headers:
+	@$(MAKE) -s -C $(KSRC) O=$(abspath $(KOBJ)) ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" headers >/dev/null
+
+# A kselftest the tree lacks (test_ksm before the patch series exists)
+# leaves a marker the guest reports from (kernel/guest/check.sh).
+$(GUEST_KSELFTESTS): kernel-uapi-headers
+	@mkdir -p $(GB)
+	@rm -f $@.missing
+	@if [ -f $(KSELFTEST)/$(@F).c ]; then \
+		$(MAKE) -s -C $(KSELFTEST) OUTPUT=$(abspath $(GB)) \
+			KHDR_INCLUDES="-isystem $(abspath $(KOBJ))/usr/include" $(abspath $@); \
+	else \
+		echo "$(KSELFTEST)/$(@F).c does not exist" > $@.missing; rm -f $@; \
+		echo "kernel-guest-bins: $(@F): no $(@F).c in the kernel tree"; \
+	fi
+
+$(GB)/test-native-guest: test/kernel/test-native-guest.c $(B)/libsamepage.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) -lcmocka
+
+$(GB)/kernel-stat: bench/kernel-stat.d/kernel-stat.c $(B)/libsamepage.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS)
 
 check-kernel: kernel kernel-guest-bins all
 	@B=$(B) bash kernel/run.sh check

@@ -12,6 +12,7 @@
 #include "node/ksmd.h"
 #include "node/policy.h"
 #include "node/state.h"
+#include "node/unattributed.h"
 #include "host/pidfd.h"
 #include "host/proc.h"
 
@@ -235,6 +236,11 @@ static int record_intent(const struct sp_node_paths *paths, const struct sp_conf
 		a->refused = true;
 		return refuse(paths, &st, w, rec, sp_verdict_error(&v, a->domain, err), err);
 	}
+	ret = sp_unattributed_gate(&st, cfg, a->domain, err);
+	if (ret < 0) {
+		a->refused = ret == -EPERM;
+		return refuse(paths, &st, w, rec, ret, err);
+	}
 	ret = identify(w, rec, err);
 	if (ret < 0)
 		return refuse(paths, &st, w, rec, ret, err);
@@ -294,7 +300,7 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 	     sp_error_t *err)
 {
 	_cleanup_free_ char *name = NULL, *cgroup = NULL;
-	struct sp_config cfg;
+	_cleanup_(sp_config_free) struct sp_config cfg = { 0 };
 	int ret;
 
 	memset(a, 0, sizeof(*a));
@@ -362,7 +368,7 @@ int sp_forget(const struct sp_node_paths *paths, const struct sp_workload *w, st
 	      sp_error_t *err)
 {
 	_cleanup_close_ int lock = -EBADF;
-	struct sp_config cfg;
+	_cleanup_(sp_config_free) struct sp_config cfg = { 0 };
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
 	_cleanup_free_ char *name = NULL;
 	int ret;

@@ -41,7 +41,7 @@ struct sp_workload {
 	pid_t pid;              /* container: its init; process: that process */
 	pid_t runtime_pid;      /* container: the runtime process that ran the hook */
 	const char *cgroup;     /* cgroup: the canonical path of the directory */
-	const char *domain;     /* NULL: SP_DEFAULT_DOMAIN; checked by sp_domain_check() */
+	const char *domain;     /* full form (node/domain.h); NULL: SP_DEFAULT_DOMAIN */
 };
 
 /* Config file and state directory (sp_config_path(), sp_state_dir()). */
@@ -66,9 +66,9 @@ void sp_admission_free(struct sp_admission *a);
  * container: the workload's id in the node state.  malloc'd; NULL on ENOMEM. */
 char *sp_workload_name(const struct sp_workload *w);
 
-/* Admit w.  The domain must pass the policy's one rule (sp_domain_check(),
- * node/policy.h): callers check it first to name where the value came from
- * ("annotation `samepage.io/domain`", "--domain"); admit checks it again.
+/* Admit w.  The domain is derived by the caller (sp_domain_derive() for a
+ * container, sp_domain_from_option() for --domain, node/domain.h), which
+ * names where a bad value came from; admit checks its form again.
  * Returns 0 when KSM is on for it; -EPERM when the domain policy
  * refused it (a->refused; the error keeps -EPERM through every wrap);
  * another negative errno when it could not be enabled.  Errors do not name

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "base/fileio.h"
 #include "base/json.h"
+#include "node/domain.h"
 
 
 #define CONFIG_MAX (256 * 1024)
@@ -29,6 +30,13 @@ void sp_config_defaults(struct sp_config *cfg)
 	cfg->governor.boost_nice = 0;
 
 	cfg->lock_timeout_ms = 3000;
+}
+
+void sp_config_free(struct sp_config *cfg)
+{
+	free(cfg->namespace_annotation);
+	free(cfg->groups);
+	sp_config_defaults(cfg);
 }
 
 const char *sp_domain_policy_name(enum sp_domain_policy p)
@@ -107,6 +115,125 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 	return 0;
 }
 
+/* --- unattributed (self-opt-in) ----------------------------------------- */
+
+const char *sp_unattributed_mode_name(enum sp_unattributed_mode m)
+{
+	return m == SP_UNATTRIBUTED_WARN ? "warn" : "refuse";
+}
+
+static int parse_unattributed(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	const char *s;
+
+	if (want_type(v, json_type_string, what, "unattributed", "a string", err) < 0)
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if (strcmp(s, "refuse") == 0)
+		cfg->unattributed = SP_UNATTRIBUTED_REFUSE;
+	else if (strcmp(s, "warn") == 0)
+		cfg->unattributed = SP_UNATTRIBUTED_WARN;
+	else
+		return sp_error_set(err, 0, "%s: `unattributed`: invalid value `%.32s` (want refuse or warn)", what, s);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* A JSON string without an embedded NUL: what the file says is what is used. */
+static const char *whole_string(json_object *v)
+{
+	const char *s = json_object_get_string(v);
+
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+static bool annotation_key_valid(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-", s[i]))
+			return false;
+	return true;
+}
+
+/* The key the runtime sets after copying the pod's annotations; never one
+ * of samepage's own, which the tenant writes. */
+static int parse_namespace_annotation(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	const char *s;
+
+	free(cfg->namespace_annotation);
+	cfg->namespace_annotation = NULL;
+	if (json_object_is_type(v, json_type_null))
+		return 0;
+	if (want_type(v, json_type_string, what, "namespace_annotation", "a string or null", err) < 0)
+		return -EINVAL;
+	s = whole_string(v);
+	if (!s || !annotation_key_valid(s))
+		return sp_error_set(err, 0, "%s: `namespace_annotation`: invalid annotation key `%.64s` (want 1-253 of "
+				    "a-z, A-Z, 0-9, '.', '_', '/' and '-')", what, json_object_get_string(v));
+	if (strncmp(s, "samepage.io/", 12) == 0)
+		return sp_error_set(err, 0, "%s: `namespace_annotation`: `%s` is set by the tenant, not the runtime",
+				    what, s);
+	cfg->namespace_annotation = strdup(s);
+	if (!cfg->namespace_annotation)
+		return sp_error_set(err, ENOMEM, "%s: `namespace_annotation`", what);
+	return 0;
+}
+
+static int add_group_member(struct sp_config *cfg, const char *group, json_object *m, const char *what,
+			     sp_error_t *err)
+{
+	struct sp_namespace_group *g;
+	const char *ns;
+	size_t i;
+
+	ns = json_object_is_type(m, json_type_string) ? whole_string(m) : NULL;
+	if (!ns || !sp_domain_label_valid(ns))
+		return sp_error_set(err, 0, "%s: `domains.%s`: invalid namespace %s (want a DNS label)", what, group,
+				    json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN));
+	for (i = 0; i < cfg->n_groups; i++)
+		if (strcmp(cfg->groups[i].ns, ns) == 0)
+			return sp_error_set(err, 0, "%s: `domains.%s`: namespace `%s` is already in group `%s`", what,
+					    group, ns, cfg->groups[i].group);
+	g = realloc(cfg->groups, (cfg->n_groups + 1) * sizeof(*g));
+	if (!g)
+		return sp_error_set(err, ENOMEM, "%s: `domains`", what);
+	cfg->groups = g;
+	g = &cfg->groups[cfg->n_groups++];
+	strcpy(g->ns, ns);          /* both checked to be at most 63 characters */
+	strcpy(g->group, group);
+	return 0;
+}
+
+/* "domains": {"GROUP": ["NS", ...], ...}: the admin's list of namespaces
+ * that trust each other. */
+static int parse_domains(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	size_t i;
+	int ret;
+
+	if (want_type(v, json_type_object, what, "domains", "an object", err) < 0)
+		return -EINVAL;
+	json_object_object_foreach(v, group, members) {
+		if (!sp_domain_label_valid(group))
+			return sp_error_set(err, 0, "%s: `domains`: invalid group name `%.64s` (want a DNS label)", what,
+					    group);
+		if (!json_object_is_type(members, json_type_array) || json_object_array_length(members) == 0)
+			return sp_error_set(err, 0, "%s: `domains.%s` must be a non-empty array of namespaces", what, group);
+		for (i = 0; i < json_object_array_length(members); i++) {
+			ret = add_group_member(cfg, group, json_object_array_get_idx(members, i), what, err);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, sp_error_t *err)
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
@@ -152,11 +279,17 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 				return ret;
 		} else if (strcmp(key, "governor") == 0) {
 			ret = parse_governor(v, what, &cfg->governor, err);
-			if (ret < 0)
-				return ret;
+		} else if (strcmp(key, "unattributed") == 0) {
+			ret = parse_unattributed(v, what, cfg, err);
+		} else if (strcmp(key, "namespace_annotation") == 0) {
+			ret = parse_namespace_annotation(v, what, cfg, err);
+		} else if (strcmp(key, "domains") == 0) {
+			ret = parse_domains(v, what, cfg, err);
 		} else {
 			return sp_error_set(err, 0, "%s: unknown key `%s`", what, key);
 		}
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }

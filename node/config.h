@@ -7,7 +7,10 @@
  *     "domain_policy": "exclusive",   // or "shared"
  *     "manage_ksmd": true,            // may samepage turn ksmd on?
  *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
+ *     "namespace_annotation": "io.kubernetes.pod.namespace",  // the runtime's trusted key, or null
+ *     "domains": { "shared-ci": ["ci-a", "ci-b"] },           // namespaces sharing one domain
  *     "governor": { ... },            // see samepage.conf(5)
+ *     "unattributed": "refuse",       // or "warn": see enum sp_unattributed_mode
  *     "lock_timeout_ms": 3000         // longest wait for the state lock
  *   }
  */
@@ -15,6 +18,7 @@
 #define SP_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "base/error.h"
 
 #define SP_DEFAULT_CONFIG "/etc/samepage/samepage.conf"
@@ -36,18 +40,46 @@ struct sp_governor_config {
 	int boost_nice;             /* ksmd's nice value while boosting (kernel default 5) */
 };
 
+/* What admission does under domain_policy exclusive while processes that
+ * samepage did not enable are mergeable (self-opt-in, node/unattributed.h):
+ *   refuse  no new domain is admitted and ksmd is not turned on (default);
+ *   warn    admit all the same; status, metrics and doctor still show them.
+ * Under shared it changes nothing. */
+enum sp_unattributed_mode {
+	SP_UNATTRIBUTED_REFUSE,
+	SP_UNATTRIBUTED_WARN,
+};
+
+const char *sp_unattributed_mode_name(enum sp_unattributed_mode m);
+
+/* A Kubernetes namespace the admin put into a group (`domains`): its
+ * containers share the domain group/<group> with the group's other
+ * namespaces.  Both are DNS labels (node/domain.h). */
+struct sp_namespace_group {
+	char ns[64];
+	char group[64];
+};
+
 struct sp_config {
+	enum sp_unattributed_mode unattributed;
 	enum sp_domain_policy domain_policy;
 	bool manage_ksmd;
 	char advisor_mode[16];
 	struct sp_governor_config governor;
+	char *namespace_annotation;        /* the annotation the runtime sets to the pod's namespace, or NULL */
+	struct sp_namespace_group *groups; /* from `domains`, one entry per namespace */
+	size_t n_groups;
 
 	/* The state lock: how long a writer waits for it before giving up
 	 * (the hook then warns, or fails a `required` container). */
 	unsigned int lock_timeout_ms;
 };
 
+/* Defaults; the struct owns nothing yet. */
 void sp_config_defaults(struct sp_config *cfg);
+
+/* Free what a loaded config owns; defaults again afterwards. */
+void sp_config_free(struct sp_config *cfg);
 
 /* Load path into cfg (defaults first).  A missing file is not an error. */
 int sp_config_load(const char *path, struct sp_config *cfg, sp_error_t *err);

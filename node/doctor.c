@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -23,19 +25,13 @@
 #include "cgroupfs/native.h"
 #include "node/config.h"
 #include "node/state.h"
+#include "base/kernel-abi.h"
 #include "node/kbugs.h"
 #include "node/hookpath.h"
 #include "node/doctor.h"
+#include "node/unattributed.h"
+#include "host/seccomp.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef CGROUP_SUPER_MAGIC
-#define CGROUP_SUPER_MAGIC 0x27e0eb
-#endif
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
 
 /* What the checks share while they run. */
 struct doctor {
@@ -664,6 +660,114 @@ static void check_config(struct doctor *d)
 		    sp_domain_policy_name(d->cfg.domain_policy), d->cfg.manage_ksmd ? "true" : "false");
 }
 
+/* Self-opt-in, seen: fails under exclusive, where one tenant's processes
+ * merging on their own defeat the one-domain-at-a-time promise. */
+static void check_unattributed(struct doctor *d)
+{
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_(sp_unattributed_free) struct sp_unattributed u = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	_cleanup_free_ char *who = NULL;
+	bool exclusive = !d->cfg_ok || d->cfg.domain_policy == SP_POLICY_EXCLUSIVE;
+
+	if (sp_state_load(d->o->state_dir, &st, &err) < 0 || sp_unattributed_collect(&st, true, &u, &err) < 0) {
+		add(d, "unattributed", DOCTOR_WARN, "run doctor as root with /proc mounted", "cannot tell: %s",
+		    sp_error_msg(err));
+		return;
+	}
+	if (u.n == 0 && u.pages <= 0) {
+		add(d, "unattributed", DOCTOR_OK, NULL, "no KSM memory outside the workloads samepage enabled");
+		return;
+	}
+	who = sp_unattributed_describe(&u, 8);
+	add(d, "unattributed", exclusive ? DOCTOR_FAIL : DOCTOR_WARN,
+	    "deny the self-opt-in with the seccomp fragment (docs/seccomp.md), or stop these processes",
+	    "%" PRId64 " merged pages and %zu process%s outside samepage's record (self-opt-in%s)%s%s",
+	    u.pages < 0 ? 0 : u.pages, u.n, u.n == 1 ? "" : "es",
+	    exclusive ? "; domain_policy exclusive cannot keep domains apart" : "; domain_policy shared trusts them",
+	    u.n ? ": " : "", who && u.n ? who : "");
+}
+
+/* The calls a container would make to opt in by itself. */
+struct self_opt_call {
+	const char *what;
+	long nr;
+	uint64_t args[6];
+};
+
+static const struct self_opt_call self_opt_calls[] = {
+	{ "prctl(PR_SET_MEMORY_MERGE, 1)", SYS_prctl, { PR_SET_MEMORY_MERGE, 1 } },
+	{ "madvise(MADV_MERGEABLE)", SYS_madvise, { 0, 4096, 12 /* MADV_MERGEABLE */ } },
+	{ "io_uring_setup", SYS_io_uring_setup, { 1, 0 } },
+};
+
+/* The verdict of pid's filters on each call, into f; *open when any runs. */
+static int self_opt_eval(const struct seccomp_filters *filters, uint32_t arch, FILE *f, bool *open, sp_error_t *err)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(self_opt_calls); i++) {
+		struct seccomp_call call = { .arch = arch, .nr = (int)self_opt_calls[i].nr };
+		uint32_t action;
+		bool reads_ip;
+		char desc[64];
+		int ret;
+
+		memcpy(call.args, self_opt_calls[i].args, sizeof(call.args));
+		ret = seccomp_filters_eval(filters, &call, &action, &reads_ip, err);
+		if (ret < 0)
+			return ret;
+		if (seccomp_action_allows(action) || reads_ip)
+			*open = true;
+		fprintf(f, "%s%s: %s", i ? ", " : "", self_opt_calls[i].what,
+			reads_ip ? "depends on the instruction pointer" : seccomp_action_describe(action, desc, sizeof(desc)));
+	}
+	return 0;
+}
+
+static void check_self_opt_in(struct doctor *d, pid_t pid)
+{
+	_cleanup_(seccomp_filters_free) struct seccomp_filters filters = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	_cleanup_free_ char *text = NULL;
+	uint32_t arch;
+	size_t len = 0;
+	bool open = false;
+	int mode, nr, ret;
+	FILE *f;
+
+	mode = seccomp_proc_mode(pid, &err);
+	if (mode == 0) {
+		add(d, "self_opt_in", DOCTOR_FAIL, "run it under the seccomp fragment (docs/seccomp.md)",
+		    "pid %d has no seccomp filter: it can turn KSM on for itself", (int)pid);
+		return;
+	}
+	if (mode == 1) {
+		add(d, "self_opt_in", DOCTOR_OK, NULL, "pid %d runs in seccomp strict mode", (int)pid);
+		return;
+	}
+	if (mode < 0 || seccomp_native_prctl(&arch, &nr) < 0 || seccomp_filters_read(pid, &filters, &err) < 0) {
+		add(d, "self_opt_in", DOCTOR_WARN, "run doctor as root (CAP_SYS_ADMIN, ptrace) on a running pid",
+		    "pid %d: cannot read its seccomp filter: %s", (int)pid,
+		    err ? sp_error_msg(err) : "not implemented for this architecture");
+		return;
+	}
+	f = open_memstream(&text, &len);
+	if (!f) {
+		d->oom = true;
+		return;
+	}
+	ret = self_opt_eval(&filters, arch, f, &open, &err);
+	if (fclose(f) != 0 || ret < 0) {
+		add(d, "self_opt_in", DOCTOR_WARN, "check the filter by hand (docs/seccomp.md)", "pid %d: %s", (int)pid,
+		    err ? sp_error_msg(err) : "out of memory");
+		return;
+	}
+	add(d, "self_opt_in", open ? DOCTOR_FAIL : DOCTOR_OK,
+	    open ? "run it under the seccomp fragment (docs/seccomp.md)" : NULL, "pid %d %s itself: %s", (int)pid,
+	    open ? "can turn KSM on for" : "cannot turn KSM on for", text);
+}
+
 int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t *err)
 {
 	struct doctor d = { .o = o, .r = r };
@@ -687,6 +791,9 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t 
 	check_native(&d);
 	check_cgroup_mode(&d);
 	check_runtimes(&d);
+	check_unattributed(&d);
+	if (o->container_pid > 0)
+		check_self_opt_in(&d, o->container_pid);
 	if (d.oom)
 		return sp_error_set(err, ENOMEM, "doctor");
 	return 0;

@@ -12,6 +12,7 @@
 #define SP_DOCTOR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "base/error.h"
 
 enum doctor_status {
@@ -36,6 +37,9 @@ struct doctor_opts {
 	/* argv that makes /proc/self/exe run doctor_exec_probe() and print its
 	 * line on stdout (samepage: "samepage", "doctor", "--exec-probe"). */
 	char *const *probe_argv;
+	/* A running container's process (0: none) whose seccomp filter the
+	 * `self_opt_in` check evaluates: can it turn KSM on by itself? */
+	pid_t container_pid;
 };
 
 struct doctor_report {

@@ -40,28 +40,3 @@ int sp_verdict_error(const struct sp_verdict *v, const char *domain, sp_error_t 
 			     "domain `%s` refused: domain `%s` owns KSM on this node (%zu container%s, domain_policy exclusive)",
 			     domain, v->owner, v->owner_count, v->owner_count == 1 ? "" : "s");
 }
-
-bool sp_domain_valid(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > SP_DOMAIN_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && !(c == '-' && i > 0 && i < len - 1))
-			return false;
-	}
-	return true;
-}
-
-int sp_domain_check(const char *name, sp_error_t *err)
-{
-	if (sp_domain_valid(name))
-		return 0;
-	return sp_error_setx(err, EINVAL,
-			     "invalid domain `%.64s%s` (want 1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit)",
-			     name, strlen(name) > 64 ? "..." : "");
-}

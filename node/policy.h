@@ -6,6 +6,9 @@
  *   exclusive  one domain at a time has KSM on the node; another domain is
  *              refused until the owner's last container is gone;
  *   shared     every workload on the node trusts every other one.
+ * Domains are compared as whole strings in their full form (`k8s/team-a`,
+ * `k8s/team-a/web`, `group/ci`, `local/default`): a sub-domain is a domain
+ * of its own.  What a domain is and where it comes from: node/domain.h.
  */
 #ifndef SP_POLICY_H
 #define SP_POLICY_H
@@ -13,20 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "node/config.h"
+#include "node/domain.h"
 #include "base/error.h"
 #include "node/state.h"
-
-/* A domain is a DNS-label-like name, so a Kubernetes namespace is one:
- * 1-63 of [a-z0-9-], starting and ending alphanumeric.  Every way in (the
- * hook's annotations, `samepage enable --domain`) is checked by this rule. */
-#define SP_DOMAIN_MAX 63
-#define SP_DEFAULT_DOMAIN "default"
-
-bool sp_domain_valid(const char *name);
-
-/* 0, or -EINVAL with "invalid domain `Team_A` (want ...)"; the caller wraps
- * it with where the name came from. */
-int sp_domain_check(const char *name, sp_error_t *err);
 
 struct sp_verdict {
 	bool allow;

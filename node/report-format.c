@@ -85,6 +85,42 @@ static json_object *json_node(const struct ksm_node_stat *n)
 	return o;
 }
 
+static json_object *json_tristate(int v)
+{
+	return v < 0 ? NULL : json_object_new_boolean(v);
+}
+
+static json_object *json_unattributed_proc(const struct sp_unattributed_proc *up)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pid", json_object_new_int(up->p.pid));
+	json_object_object_add(o, "comm", json_object_new_string(up->p.comm));
+	json_object_object_add(o, "evidence", json_object_new_string(ksm_scan_proc_evidence(&up->p)));
+	json_object_object_add(o, "merge_any", json_tristate(up->p.merge_any));
+	json_object_object_add(o, "mergeable", json_tristate(up->p.mergeable));
+	json_object_object_add(o, "merging_pages", json_object_new_int64(up->p.merging_pages));
+	json_object_object_add(o, "cgroup", json_str_or_null(up->cgroup));
+	json_object_object_add(o, "container", json_str_or_null(up->container));
+	return o;
+}
+
+static json_object *json_unattributed(const struct ksm_report *r)
+{
+	const struct sp_unattributed *u = &r->unattributed;
+	json_object *o = json_object_new_object(), *procs = json_object_new_array();
+	size_t i;
+
+	json_object_object_add(o, "pages", json_num_or_null(u->pages));
+	json_object_object_add(o, "node_pages", json_num_or_null(u->node_pages));
+	json_object_object_add(o, "attributed_pages", json_object_new_int64(u->attributed_pages));
+	for (i = 0; i < u->n; i++)
+		json_object_array_add(procs, json_unattributed_proc(&u->procs[i]));
+	json_object_object_add(o, "processes", procs);
+	json_object_object_add(o, "error", json_str_or_null(r->unattributed_error));
+	return o;
+}
+
 json_object *ksm_report_json(const struct ksm_report *r)
 {
 	json_object *o = json_object_new_object(), *rows = json_object_new_array(),
@@ -125,6 +161,7 @@ json_object *ksm_report_json(const struct ksm_report *r)
 	json_object_object_add(o, "containers", rows);
 	json_object_object_add(o, "domains", doms);
 	json_object_object_add(o, "total", total);
+	json_object_object_add(o, "unattributed", json_unattributed(r));
 	return o;
 }
 
@@ -305,6 +342,21 @@ static void prom_domains(FILE *f, const struct ksm_report *r)
 	}
 }
 
+/* Left out when they could not be read: absent, not 0, as for the node's
+ * files. */
+static void prom_unattributed(FILE *f, const struct ksm_report *r)
+{
+	const struct sp_unattributed *u = &r->unattributed;
+
+	if (r->unattributed_error)
+		return;
+	node_metric(f, "unattributed_pages", "gauge",
+		    "Merged KSM pages (pages_shared + pages_sharing) not attributable to workloads samepage enabled.",
+		    u->pages);
+	node_metric(f, "unattributed_processes", "gauge",
+		    "Processes outside samepage's record whose memory KSM may merge (self-opt-in).", (int64_t)u->n);
+}
+
 int ksm_report_prometheus(const struct ksm_report *r, char **text, size_t *len, sp_error_t *err)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -319,6 +371,7 @@ int ksm_report_prometheus(const struct ksm_report *r, char **text, size_t *len, 
 	prom_node(f, &r->node);
 	prom_containers(f, r);
 	prom_domains(f, r);
+	prom_unattributed(f, r);
 	if (ferror(f)) {
 		fclose(f);
 		return sp_error_set(err, ENOMEM, "metrics: format");

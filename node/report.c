@@ -308,6 +308,18 @@ static int add_job(struct ksm_report *r, size_t *cap, const struct sp_container 
 	return 0;
 }
 
+/* Node-wide, whatever rows were asked for: a self-opting process matters
+ * to every domain on the node.  Not being able to tell is not fatal. */
+static void report_unattributed(const struct sp_state *st, struct ksm_report *r)
+{
+	sp_error_t e = NULL;
+
+	if (sp_unattributed_collect(st, false, &r->unattributed, &e) < 0) {
+		r->unattributed_error = strdup(sp_error_msg(e));
+		sp_error_free(&e);
+	}
+}
+
 int ksm_report_collect(const struct sp_state *st, const char *domain, char *const *targets, size_t n_targets,
 		       struct ksm_report *r, sp_error_t *err)
 {
@@ -368,6 +380,7 @@ int ksm_report_collect(const struct sp_state *st, const char *domain, char *cons
 		qsort(r->rows, r->n_rows, sizeof(*r->rows), cmp_rows);
 	if (report_domains(r) < 0)
 		return sp_error_set(err, ENOMEM, "status report");
+	report_unattributed(st, r);
 	return 0;
 }
 
@@ -389,6 +402,8 @@ void ksm_report_free(struct ksm_report *r)
 	for (i = 0; i < r->n_domains; i++)
 		free(r->domains[i].domain);
 	free(r->domains);
+	sp_unattributed_free(&r->unattributed);
+	free(r->unattributed_error);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "host/sample.h"
 #include "node/state.h"
+#include "node/unattributed.h"
 
 /* Bytes for people, as status prints them: "512B", "1.5KiB", "12.0MiB",
  * "-3.0GiB" (binary units, one decimal).  Returns buf; 16 bytes always
@@ -76,6 +77,10 @@ struct ksm_report {
 	struct ksm_report_domain *domains;
 	size_t n_domains;
 	struct ksm_group_stat total;
+	/* Self-opt-in: KSM memory outside the enabled entries of the state
+	 * (node/unattributed.h), or why it could not be read. */
+	struct sp_unattributed unattributed;
+	char *unattributed_error;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include "base/fileio.h"
 #include "base/json.h"
 #include "oci/bundle.h"
+#include "oci/seccomp-profile.h"
 
 
 /* Stages samepage-hook may have been put in (prestart by hand on runtimes
@@ -143,6 +144,30 @@ int oci_bundle_read(const char *path, char **text, size_t *len, sp_error_t *err)
 	return read_file_bounded(AT_FDCWD, path, OCI_CONFIG_MAX, text, len, err);
 }
 
+static int parse_checked(const char *text, size_t len, const char *what, json_object **root, sp_error_t *err)
+{
+	if (strnlen(text, len) != len)
+		return sp_error_set(err, 0, "%s: not valid JSON: contains a NUL byte", what);
+	return sp_json_parse(text, len, what, root, err);
+}
+
+/* A config.json's text, parsed and checked (validate()). */
+static int parse_config(const char *text, size_t len, const char *what, json_object **root, sp_error_t *err)
+{
+	int ret = parse_checked(text, len, what, root, err);
+
+	return ret < 0 ? ret : validate(*root, what, err);
+}
+
+static int format(json_object *root, const char *what, char **out, sp_error_t *err)
+{
+	if (asprintf(out, "%s\n",
+		     json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+								  JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		return sp_error_set(err, ENOMEM, "%s: format", what);
+	return 0;
+}
+
 int oci_bundle_edit(const char *text, size_t len, const char *what, const struct oci_bundle_hook *hook, char **out,
 		    sp_error_t *err)
 {
@@ -150,12 +175,7 @@ int oci_bundle_edit(const char *text, size_t len, const char *what, const struct
 	json_object *hooks;
 	int ret;
 
-	if (strnlen(text, len) != len)
-		return sp_error_set(err, 0, "%s: not valid JSON: contains a NUL byte", what);
-	ret = sp_json_parse(text, len, what, &root, err);
-	if (ret < 0)
-		return ret;
-	ret = validate(root, what, err);
+	ret = parse_config(text, len, what, &root, err);
 	if (ret < 0)
 		return ret;
 
@@ -169,11 +189,49 @@ int oci_bundle_edit(const char *text, size_t len, const char *what, const struct
 	if (json_object_object_length(hooks) == 0)
 		json_object_object_del(root, "hooks");
 
-	if (asprintf(out, "%s\n",
-		     json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								  JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		return sp_error_set(err, ENOMEM, "%s: format", what);
-	return 0;
+	return format(root, what, out, err);
+}
+
+int oci_bundle_edit_seccomp(const char *text, size_t len, const char *what, char **out, sp_error_t *err)
+{
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	json_object *linux_, *seccomp;
+	int ret;
+
+	ret = parse_config(text, len, what, &root, err);
+	if (ret < 0)
+		return ret;
+	if (!json_object_object_get_ex(root, "linux", &linux_)) {
+		linux_ = json_object_new_object();
+		json_object_object_add(root, "linux", linux_);
+	}
+	if (!json_object_is_type(linux_, json_type_object))
+		return sp_error_set(err, 0, "%s: `linux` must be an object", what);
+	if (!json_object_object_get_ex(linux_, "seccomp", &seccomp) || !seccomp) {
+		seccomp = oci_seccomp_fragment();
+		if (!seccomp)
+			return sp_error_set(err, ENOMEM, "%s", what);
+		json_object_object_add(linux_, "seccomp", seccomp);
+	} else {
+		ret = oci_seccomp_deny_ksm(seccomp, what, err);
+		if (ret < 0)
+			return ret;
+	}
+	return format(root, what, out, err);
+}
+
+int oci_seccomp_profile_edit(const char *text, size_t len, const char *what, char **out, sp_error_t *err)
+{
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	int ret;
+
+	ret = parse_checked(text, len, what, &root, err);
+	if (ret < 0)
+		return ret;
+	ret = oci_seccomp_deny_ksm(root, what, err);
+	if (ret < 0)
+		return ret;
+	return format(root, what, out, err);
 }
 
 int oci_bundle_write(const char *path, const char *text, sp_error_t *err)

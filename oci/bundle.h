@@ -50,6 +50,19 @@ int oci_bundle_read(const char *path, char **text, size_t *len, sp_error_t *err)
 int oci_bundle_edit(const char *text, size_t len, const char *what, const struct oci_bundle_hook *hook, char **out,
 		    sp_error_t *err);
 
+/*
+ * Deny self-opt-in in a config.json (oci/seccomp-profile.h): a bundle
+ * without `linux.seccomp` gets the fragment (defaultAction SCMP_ACT_ALLOW,
+ * the denies only, native architecture); one with a filter gets the denies
+ * merged into it.  Everything else is kept; *out as for oci_bundle_edit().
+ */
+int oci_bundle_edit_seccomp(const char *text, size_t len, const char *what, char **out, sp_error_t *err);
+
+/* The same on a seccomp profile file's text (Docker-style, as podman,
+ * CRI-O, containerd and Kubernetes Localhost profiles are, or an OCI
+ * `linux.seccomp` object). */
+int oci_seccomp_profile_edit(const char *text, size_t len, const char *what, char **out, sp_error_t *err);
+
 /* Replace path by text atomically, keeping the file's mode (0644 if new). */
 int oci_bundle_write(const char *path, const char *text, sp_error_t *err);
 

@@ -73,12 +73,19 @@ static int parse_annotations(json_object *root, struct oci_state *st, sp_error_t
 	/* n_annotations counts what was filled in, so oci_state_free() frees
 	 * it also when a later entry is bad. */
 	json_object_object_foreach(anns, key, val) {
-		struct oci_annotation *a = &st->annotations[st->n_annotations];
+		struct sp_annotation *a = &st->annotations[st->n_annotations];
 
 		if (!json_object_is_type(val, json_type_string))
 			return sp_error_set(err, 0, "OCI state: annotation `%s` is not a string", key);
 		a->key = strdup(key);
-		a->value = strdup(json_object_get_string(val));
+		/* The whole value, also past an embedded NUL, so that whoever
+		 * judges it sees what an admission rule saw. */
+		a->value_len = (size_t)json_object_get_string_len(val);
+		a->value = malloc(a->value_len + 1);
+		if (a->value) {
+			memcpy(a->value, json_object_get_string(val), a->value_len);
+			a->value[a->value_len] = '\0';
+		}
 		st->n_annotations++;
 		if (!a->key || !a->value)
 			return sp_error_set(err, ENOMEM, "OCI state: annotations");
@@ -137,14 +144,21 @@ void oci_state_free(struct oci_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-const char *oci_state_annotation(const struct oci_state *st, const char *key)
+static const struct sp_annotation *find_annotation(const struct oci_state *st, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < st->n_annotations; i++)
 		if (strcmp(st->annotations[i].key, key) == 0)
-			return st->annotations[i].value;
+			return &st->annotations[i];
 	return NULL;
+}
+
+const char *oci_state_annotation(const struct oci_state *st, const char *key)
+{
+	const struct sp_annotation *a = find_annotation(st, key);
+
+	return a ? a->value : NULL;
 }
 
 int oci_parse_bool(const char *value, bool *out)
@@ -160,45 +174,28 @@ int oci_parse_bool(const char *value, bool *out)
 
 static int request_bool(const struct oci_state *st, const char *key, bool *out, sp_error_t *err)
 {
-	const char *v = oci_state_annotation(st, key);
+	const struct sp_annotation *a = find_annotation(st, key);
 
 	*out = false;
-	if (!v)
+	if (!a)
 		return 0;
-	if (oci_parse_bool(v, out) < 0)
+	if (strlen(a->value) != a->value_len)
+		return sp_error_set(err, 0, "annotation `%s`: value contains a NUL byte", key);
+	if (oci_parse_bool(a->value, out) < 0)
 		return sp_error_set(err, 0, "annotation `%s`: invalid value `%.64s%s` (want true or false)",
-				    key, v, strlen(v) > 64 ? "..." : "");
+				    key, a->value, strlen(a->value) > 64 ? "..." : "");
 	return 0;
 }
 
 int oci_request_from_state(const struct oci_state *st, struct sp_request *req, sp_error_t *err)
 {
-	static const char *const domain_keys[] = {
-		SP_ANNOTATION_DOMAIN, CRIO_ANNOTATION_NAMESPACE, CONTAINERD_ANNOTATION_NAMESPACE,
-	};
-	size_t i;
 	int ret;
 
 	memset(req, 0, sizeof(*req));
 	ret = request_bool(st, SP_ANNOTATION_MERGE, &req->merge, err);
 	if (ret < 0)
 		return ret;
-	ret = request_bool(st, SP_ANNOTATION_REQUIRED, &req->required, err);
-	if (ret < 0)
-		return ret;
-
-	/* Which names are valid domains is the domain policy's rule
-	 * (node/policy.h), applied by whoever admits the container. */
-	for (i = 0; i < ARRAY_SIZE(domain_keys); i++) {
-		const char *v = oci_state_annotation(st, domain_keys[i]);
-
-		if (!v)
-			continue;
-		req->domain = v;
-		req->domain_key = domain_keys[i];
-		return 0;
-	}
-	return 0;
+	return request_bool(st, SP_ANNOTATION_REQUIRED, &req->required, err);
 }
 
 char *oci_printable(const char *s, size_t max)

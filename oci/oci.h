@@ -10,21 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "base/annotation.h"
 #include "base/error.h"
 
 /* The hook refuses a state larger than this. */
 #define OCI_STATE_MAX (1024 * 1024)
 
 #define SP_ANNOTATION_MERGE "samepage.io/merge"
-#define SP_ANNOTATION_DOMAIN "samepage.io/domain"
 #define SP_ANNOTATION_REQUIRED "samepage.io/required"
-#define CRIO_ANNOTATION_NAMESPACE "io.kubernetes.pod.namespace"
-#define CONTAINERD_ANNOTATION_NAMESPACE "io.kubernetes.cri.sandbox-namespace"
-
-struct oci_annotation {
-	char *key;
-	char *value;
-};
 
 struct oci_state {
 	char *oci_version;
@@ -32,7 +25,7 @@ struct oci_state {
 	char *status;
 	char *bundle;
 	pid_t pid;            /* 0 when the state has none (poststop) */
-	struct oci_annotation *annotations;
+	struct sp_annotation *annotations;
 	size_t n_annotations;
 };
 
@@ -72,14 +65,12 @@ const char *oci_state_annotation(const struct oci_state *st, const char *key);
 struct sp_request {
 	bool merge;
 	bool required;
-	const char *domain;     /* value of the first domain annotation (points into the state), or NULL */
-	const char *domain_key; /* annotation the domain came from, or NULL */
 };
 
 /* Read samepage's annotations.  Errors name the annotation and its value,
  * e.g. "annotation `samepage.io/merge`: invalid value `yes` (want true or false)".
- * The domain is taken as written, from samepage.io/domain, else the
- * Kubernetes namespace; the domain policy judges it. */
+ * The security domain is not read here: node/domain.h derives it from the
+ * annotations and the node's config. */
 int oci_request_from_state(const struct oci_state *st, struct sp_request *req, sp_error_t *err);
 
 /* "true"/"false" → 1/0; anything else -EINVAL. */

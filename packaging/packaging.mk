@@ -4,7 +4,8 @@
 #
 #   make man            build/man/*.{5,8} from packaging/man/*.md (go-md2man)
 #   make install-data   man pages, hooks.d JSON, default config, systemd
-#                       units, bash completion (run by `make install`)
+#                       units, bash completion, samepage-containerd-spec
+#                       (run by `make install`)
 #   make deb            build/deb/samepage_$(VERSION)_<arch>.deb + lintian
 #   make check-packaging  the packaging bats tests (5*.bats) on their own
 
@@ -52,6 +53,11 @@ install-data: man
 		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f).tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f); \
 	done
 	install -m 0644 packaging/bash-completion/samepage $(DESTDIR)$(BASHCOMPDIR)/samepage
+	@# containerd's runtime handler and base spec (packaging/containerd/).
+	install -d $(DESTDIR)$(LIBEXECDIR)/samepage
+	sed $(SP_PATH_SED) packaging/containerd/samepage-containerd-spec > $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-containerd-spec.tmp
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-containerd-spec.tmp
+	mv $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-containerd-spec.tmp $(DESTDIR)$(LIBEXECDIR)/samepage/samepage-containerd-spec
 	@# Never overwrite an operator's config on a re-install.
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/samepage/samepage.conf ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/samepage/samepage.conf"; \

@@ -40,7 +40,8 @@ done
 SAVED=$WORK/ksm-saved
 ksm_knobs_save "$SAVED"
 
-gcc -O2 -static -o "$WORK/fillmem" "$ROOT/test/integration/fillmem.c"
+make --no-print-directory -s -C "$ROOT" build/test/fillmem
+cp "$ROOT/build/test/fillmem" "$WORK/fillmem"
 
 bundle() {
 	local name=$1 domain=$2 b=$WORK/$1

@@ -14,11 +14,8 @@
 #include <sys/uio.h>
 #include <asm/ptrace.h>
 
+#include "base/kernel-abi.h"
 #include "host/arch/arch.h"
-
-#ifndef NT_ARM_SYSTEM_CALL
-#define NT_ARM_SYSTEM_CALL 0x404
-#endif
 
 _Static_assert(sizeof(struct user_pt_regs) <= sizeof(((struct arch_regs *)0)->prstatus),
 	       "struct arch_regs too small for aarch64 registers");

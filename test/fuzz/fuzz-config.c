@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include "test/fuzz/fuzz.h"
 #include "node/config.h"
+#include "node/domain.h"
 
 /* Bytes after the first JSON value of s that are not whitespace, or NULL. */
 static const char *trailing(const char *s)
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret < 0) {
 		FUZZ_ASSERT(err && err->msg, "failed (%d) without a message", ret);
 		free(json);
+		sp_config_free(&cfg);
 		return 0;
 	}
 	FUZZ_ASSERT(ret == 0, "ret %d", ret);
@@ -58,5 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(g->idle_pages >= 1 && g->idle_pages <= 1000000, "idle_pages %u", g->idle_pages);
 	FUZZ_ASSERT(g->boost_sleep_ms >= 1 && g->boost_sleep_ms <= 60000, "boost_sleep_ms %u", g->boost_sleep_ms);
 	FUZZ_ASSERT(g->idle_sleep_ms >= 1 && g->idle_sleep_ms <= 60000, "idle_sleep_ms %u", g->idle_sleep_ms);
+	/* The tenant's own keys are never trusted for the namespace. */
+	FUZZ_ASSERT(!cfg.namespace_annotation || strncmp(cfg.namespace_annotation, "samepage.io/", 12) != 0,
+		    "namespace_annotation `%s`", cfg.namespace_annotation);
+	for (size_t i = 0; i < cfg.n_groups; i++)
+		FUZZ_ASSERT(sp_domain_label_valid(cfg.groups[i].ns) && sp_domain_label_valid(cfg.groups[i].group),
+			    "group `%s` of `%s`", cfg.groups[i].group, cfg.groups[i].ns);
+	sp_config_free(&cfg);
 	return 0;
 }

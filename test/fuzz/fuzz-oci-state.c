@@ -19,12 +19,6 @@ static void check_request(const struct oci_state *st)
 		return;
 	}
 	FUZZ_ASSERT(ret == 0, "ret %d", ret);
-	/* The domain is passed on as written (the domain policy judges it). */
-	if (req.domain_key)
-		FUZZ_ASSERT(req.domain && oci_state_annotation(st, req.domain_key) == req.domain,
-			    "domain is not the value of `%s`", req.domain_key);
-	else
-		FUZZ_ASSERT(!req.domain, "domain `%s` without key", req.domain);
 	if (req.merge)
 		FUZZ_ASSERT(strcmp(oci_state_annotation(st, SP_ANNOTATION_MERGE), "true") == 0, "merge");
 	if (req.required)

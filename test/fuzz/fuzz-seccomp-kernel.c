@@ -26,21 +26,10 @@
 #include <sys/wait.h>
 #include <linux/seccomp.h>
 #include "test/fuzz/fuzz.h"
+#include "base/kernel-abi.h"
 #include "host/ksm.h"
 #include "host/seccomp.h"
 
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#endif
-#ifndef SECCOMP_RET_LOG
-#define SECCOMP_RET_LOG 0x7ffc0000U
-#endif
-#ifndef SECCOMP_RET_USER_NOTIF
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
 #define MAX_ERRNO 4095
 
 #define HEADER (1 + 4 + 4 + 6 * 8)

@@ -12,17 +12,9 @@
 #include <stdbool.h>
 #include <linux/seccomp.h>
 #include "test/fuzz/fuzz.h"
+#include "base/kernel-abi.h"
 #include "host/seccomp.h"
 
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#endif
-#ifndef SECCOMP_RET_LOG
-#define SECCOMP_RET_LOG 0x7ffc0000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
 
 #define HEADER (1 + 4 + 4 + 6 * 8)
 

@@ -74,7 +74,7 @@ teardown() {
 		n=$((n + 1))
 	done
 	[ "$n" -eq 2 ] || fail "expected 2 children, found $n"
-	run_ok jq -e --arg id merge '.containers[] | select(.id == $id) | .enabled and .domain == "default"' "$STATE_DIR/state.json"
+	run_ok jq -e --arg id merge '.containers[] | select(.id == $id) | .enabled and .domain == "local/default"' "$STATE_DIR/state.json"
 }
 
 @test "hook: unannotated and merge=false containers stay off" {

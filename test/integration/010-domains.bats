@@ -57,16 +57,16 @@ ksm_merged_pages() {
 	pb=$(container_pid other)
 	[ "$(ksm_field "$pb" ksm_merge_any)" = no ] || fail "team-b got KSM while team-a owns the node"
 	run_ok jq -r '.containers[] | select(.id == "other") | .reason' "$STATE_DIR/state.json"
-	assert_output --partial "domain \`team-b\` refused: domain \`team-a\` owns KSM"
+	assert_output --partial "domain \`local/team-b\` refused: domain \`local/team-a\` owns KSM"
 
 	# Required: refused to start, with the reason.
 	r=$(make_bundle other-req samepage.io/merge=true samepage.io/domain=team-b samepage.io/required=true)
 	start_container other-req "$r"
 	[ "$status" -ne 0 ] || fail "required container of a refused domain started"
-	assert_output --partial "domain \`team-b\` refused: domain \`team-a\` owns KSM on this node"
+	assert_output --partial "domain \`local/team-b\` refused: domain \`local/team-a\` owns KSM on this node"
 	# The optional one's refusal is still on record after later hook runs.
 	run_ok jq -r '.containers[] | select(.id == "other") | .reason' "$STATE_DIR/state.json"
-	assert_output --partial "domain \`team-b\` refused"
+	assert_output --partial "domain \`local/team-b\` refused"
 
 	# The owner leaves: team-b is accepted now.
 	run_ok rt delete -f own
@@ -143,12 +143,12 @@ ksm_merged_pages() {
 }
 
 @test "ksmd: a knob changed by someone else while samepage manages ksmd is theirs" {
+	requires advisor
 	echo 0 > $KSM/run
 	local a
 	a=$(make_bundle mixed samepage.io/merge=true)
 	start_container mixed "$a"
 	[ "$status" -eq 0 ] || fail "$output"
-	[ -f $KSM/advisor_mode ] || skip "kernel without advisor_mode"
 	echo none > $KSM/advisor_mode
 	run_ok rt delete -f mixed
 	[ "$(cat $KSM/run)" = 0 ]

@@ -36,7 +36,7 @@ setup() {
 }
 
 @test "exec: a kernel without prctl KSM gives a clear error" {
-	requires gcc
+	requires cmd:gcc
 	# Make prctl(PR_SET_MEMORY_MERGE) answer EINVAL, as a pre-6.4 kernel
 	# does, with a seccomp filter.
 	local deny=$BATS_TEST_TMPDIR/deny-prctl

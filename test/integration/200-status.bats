@@ -4,7 +4,6 @@
 # containers show why, filters select what they say.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common
@@ -51,14 +50,14 @@ teardown() {
 	wait_ready web
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
 	echo "$output" | jq -e --arg cg "$(container_cgroup web)" \
-		'.containers | length == 1 and .[0].id == "web" and .[0].domain == "team-a" and .[0].state == "on"
+		'.containers | length == 1 and .[0].id == "web" and .[0].domain == "local/team-a" and .[0].state == "on"
 		 and .[0].processes == 3 and .[0].merge_any_processes == 3 and .[0].cgroup == $cg
 		 and .[0].anon_bytes >= 3 * 4 * 1048576' || fail "unexpected container row"
-	echo "$output" | jq -e '.domains | length == 1 and .[0].domain == "team-a" and .[0].containers == 1 and .[0].processes == 3' \
+	echo "$output" | jq -e '.domains | length == 1 and .[0].domain == "local/team-a" and .[0].containers == 1 and .[0].processes == 3' \
 		|| fail "unexpected domain row"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status
-	assert_output --regexp $'\nweb +team-a +on +3 +3 '
-	assert_output --regexp $'\nteam-a +1 +3 +3 '
+	assert_output --regexp $'\nweb +local/team-a +on +3 +3 '
+	assert_output --regexp $'\nlocal/team-a +1 +3 +3 '
 }
 
 @test "status: two identical containers merge; figures equal the /proc sums and the table" {
@@ -129,10 +128,10 @@ teardown() {
 	[ "$status" -eq 0 ] || fail "other did not start: $output"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
 	echo "$output" | jq -e '.containers[] | select(.id == "other") | .state == "refused" and .enabled == false
-		and (.reason | contains("domain `team-a` owns KSM"))' || fail "refusal not shown"
+		and (.reason | contains("domain `local/team-a` owns KSM"))' || fail "refusal not shown"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status
-	assert_output --regexp $'\nother +team-b +refused '
-	assert_output --partial "other (team-b): refused: domain \`team-b\` refused"
+	assert_output --regexp $'\nother +local/team-b +refused '
+	assert_output --partial "other (local/team-b): refused: domain \`local/team-b\` refused"
 }
 
 @test "status: --domain and CONTAINER arguments select rows" {
@@ -143,8 +142,8 @@ teardown() {
 	b2=$(make_bundle b1 samepage.io/merge=true samepage.io/domain=team-b)
 	start_container a1 "$b1"
 	start_container b1 "$b2"
-	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json --domain team-b
-	echo "$output" | jq -e '[.containers[].id] == ["b1"] and [.domains[].domain] == ["team-b"]' || fail "--domain"
+	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json --domain local/team-b
+	echo "$output" | jq -e '[.containers[].id] == ["b1"] and [.domains[].domain] == ["local/team-b"]' || fail "--domain"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json a1
 	echo "$output" | jq -e '[.containers[].id] == ["a1"]' || fail "by id"
 	# A cgroup path that is not in the state is read too, without a domain.

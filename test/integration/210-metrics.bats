@@ -3,7 +3,6 @@
 # labels the docs promise, label escaping, and the atomic --output file.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common
@@ -21,10 +20,10 @@ teardown() {
 	teardown_common
 }
 
-# A sleeper in a cgroup of our own (OWN_CG, in the pids hierarchy), and a
+# A sleeper in a cgroup of our own (OWN_CG, under test_cgroup_root), and a
 # state file with one container entry over it: own_cgroup_entry NAME ID DOMAIN.
 own_cgroup_entry() {
-	OWN_CG=/sys/fs/cgroup/pids/$1
+	OWN_CG=$(test_cgroup_root)/$1
 	mkdir "$OWN_CG"
 	( echo "$BASHPID" > "$OWN_CG/cgroup.procs"; exec sleep 300 ) &
 	SLEEPER=$!
@@ -61,13 +60,13 @@ own_cgroup_entry() {
 	cat "$BATS_TEST_TMPDIR/out.prom" >&2
 	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"
 	run_ok cat "$BATS_TEST_TMPDIR/out.prom"
-	assert_line "samepage_container_processes{domain=\"team-a\",container=\"m1\"} 2"
-	assert_line "samepage_container_merge_any_processes{domain=\"team-a\",container=\"m1\"} 2"
-	assert_line "samepage_container_enabled{domain=\"team-a\",container=\"m1\"} 1"
-	assert_line --regexp '^samepage_container_merging_pages\{domain="team-a",container="m1"\} [0-9]+$'
-	assert_line --regexp '^samepage_container_profit_bytes\{domain="team-a",container="m1"\} -?[0-9]+$'
-	assert_line --regexp '^samepage_domain_profit_bytes\{domain="team-a"\} -?[0-9]+$'
-	assert_line "samepage_domain_containers{domain=\"team-a\"} 1"
+	assert_line "samepage_container_processes{domain=\"local/team-a\",container=\"m1\"} 2"
+	assert_line "samepage_container_merge_any_processes{domain=\"local/team-a\",container=\"m1\"} 2"
+	assert_line "samepage_container_enabled{domain=\"local/team-a\",container=\"m1\"} 1"
+	assert_line --regexp '^samepage_container_merging_pages\{domain="local/team-a",container="m1"\} [0-9]+$'
+	assert_line --regexp '^samepage_container_profit_bytes\{domain="local/team-a",container="m1"\} -?[0-9]+$'
+	assert_line --regexp '^samepage_domain_profit_bytes\{domain="local/team-a"\} -?[0-9]+$'
+	assert_line "samepage_domain_containers{domain=\"local/team-a\"} 1"
 	assert_line --regexp '^samepage_node_general_profit_bytes -?[0-9]+$'
 	assert_line "# TYPE samepage_ksmd_full_scans_total counter"
 	assert_line --regexp '^samepage_ksmd_full_scans_total [0-9]+$'

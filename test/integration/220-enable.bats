@@ -6,7 +6,6 @@
 # policy refuses a second domain.
 
 load helpers
-load 2xx-helpers
 
 setup() {
 	setup_common
@@ -58,7 +57,7 @@ spawner_bundle() {
 	run "$SAMEPAGE" enable
 	[ "$status" -eq 2 ] || fail "no target: exit $status"
 	assert_output --partial "exactly one of --cgroup PATH and --pid PID"
-	run "$SAMEPAGE" enable --pid 1 --cgroup /sys/fs/cgroup/pids
+	run "$SAMEPAGE" enable --pid 1 --cgroup "$(test_cgroup_root)"
 	[ "$status" -eq 2 ] || fail "two targets: exit $status"
 	run "$SAMEPAGE" enable --pid abc
 	[ "$status" -eq 2 ] || fail "bad pid: exit $status"
@@ -88,11 +87,11 @@ spawner_bundle() {
 	all_merge_any no "$cg"
 
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --cgroup "$cg" --domain team-a
-	assert_output --partial "enable: KSM on for cgroup:$cg (domain team-a)"
+	assert_output --partial "enable: KSM on for cgroup:$cg (domain local/team-a)"
 	all_merge_any yes "$cg"
 	id="cgroup:$cg"
 	run_ok jq -e --arg id "$id" --arg cg "$cg" \
-		'.containers[] | select(.id == $id) | .enabled and .domain == "team-a" and .cgroup == $cg and .backend == "stock"' \
+		'.containers[] | select(.id == $id) | .enabled and .domain == "local/team-a" and .cgroup == $cg and .backend == "stock"' \
 		"$STATE_DIR/state.json"
 
 	# A child forked after enable inherits it.
@@ -160,7 +159,7 @@ spawner_bundle() {
 	cg2=$(container_cgroup d2)
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --cgroup "$cg1" --domain team-a
 	run_fail "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --cgroup "$cg2" --domain team-b
-	assert_output --partial "domain \`team-b\` refused: domain \`team-a\` owns KSM on this node"
+	assert_output --partial "domain \`local/team-b\` refused: domain \`local/team-a\` owns KSM on this node"
 	all_merge_any no "$cg2"
 	# the same domain is fine
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" enable --cgroup "$cg2" --domain team-a
@@ -180,7 +179,7 @@ spawner_bundle() {
 	[ "$(ksm_field $$ ksm_merge_any)" = no ] || fail "the test shell got KSM"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
 	echo "$output" | jq -e --arg id "pid:$SLEEPER" '.containers[] | select(.id == $id) | .processes == 1
-		and .merge_any_processes == 1 and .domain == "default"' || fail "status row"
+		and .merge_any_processes == 1 and .domain == "local/default"' || fail "status row"
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" --config "$CONFIG" disable --pid "$SLEEPER"
 	[ "$(ksm_field "$SLEEPER" ksm_merge_any)" = no ] || fail "not disabled"
 	run_ok jq -e '.containers == []' "$STATE_DIR/state.json"

@@ -56,7 +56,7 @@ text_checks() {
 	local json v vma race
 	json=$("$SAMEPAGE" doctor --json) || true
 	v=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
-	[ "$v" -ge 6007 ] || skip "whole-process KSM is lost at exec before 6.7"
+	requires kernel:6.7 # whole-process KSM is lost at exec before 6.7
 	vma=warn; [ "$v" -ge 6017 ] && vma=ok
 	race=warn; [ "$v" -ge 6019 ] && race=ok
 	run_ok jq -e '.checks[] | select(.name == "prctl_exec") | .status == "ok" and (.reason | test("^probe: "))' <<< "$json"
@@ -94,7 +94,7 @@ text_checks() {
 }
 
 @test "doctor: podman's hooks.d JSON naming samepage-hook is found" {
-	requires podman
+	requires cmd:podman
 	local d=$BATS_TEST_TMPDIR/hooks.d
 	mkdir "$d"
 	SAMEPAGE_HOOKS_D=$d run "$SAMEPAGE" doctor

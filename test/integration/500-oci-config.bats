@@ -4,7 +4,6 @@
 # test runs crun as well).
 
 load helpers
-load packaging-helpers
 
 setup() {
 	setup_common
@@ -48,7 +47,7 @@ wire() {
 	wire "$b/config.json"
 	run_ok jq -e --arg h "$HOOK" '.hooks.createRuntime[0].path == $h and .hooks.poststop[0].path == $h
 		and .hooks.createRuntime[0].args[-1] == "createRuntime" and .hooks.poststop[0].args[-1] == "poststop"' "$b/config.json"
-	start_detached wired "$b"
+	start_container wired "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid wired)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"
@@ -65,19 +64,19 @@ wire() {
 	# A bundle directory stands for its config.json.
 	wire "$b"
 	run_ok jq -e '.hooks.createRuntime | length == 1' "$b/config.json"
-	start_detached plain "$b"
+	start_container plain "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid plain)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = no ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"
 }
 
 @test "oci-config: a wired bundle gets KSM under crun too" {
-	requires prctl_ksm crun
+	requires prctl_ksm cmd:crun
 	RUNTIME=crun
 	local b pid
 	b=$(bare_bundle wiredcrun samepage.io/merge=true -- sleep 1000)
 	wire "$b/config.json"
-	start_detached wiredcrun "$b"
+	start_container wiredcrun "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid wiredcrun)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"

@@ -5,7 +5,6 @@
 # `make install` with DESTDIR/PREFIX.
 
 load helpers
-load packaging-helpers
 
 setup_file() {
 	local root
@@ -20,7 +19,7 @@ setup_file() {
 
 setup() {
 	setup_common
-	requires dpkg-deb lintian
+	requires cmd:dpkg-deb cmd:lintian
 	if grep -q '^make deb failed' "$BATS_FILE_TMPDIR/make-deb.log"; then
 		fail "$(tail -40 "$BATS_FILE_TMPDIR/make-deb.log")"
 	fi
@@ -99,7 +98,7 @@ teardown() {
 	CONFIG=$DEST/etc/samepage/samepage.conf
 	b=$(make_bundle debmerge samepage.io/merge=true samepage.io/domain=deb-test -- sleep 1000)
 	run_ok jq -e --arg h "$HOOK" '.hooks.createRuntime[0].path == $h' "$b/config.json"
-	start_detached debmerge "$b"
+	start_container debmerge "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
 	pid=$(container_pid debmerge)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "pid $pid: $(cat /proc/$pid/ksm_stat)"
@@ -142,7 +141,7 @@ teardown() {
 }
 
 @test "deb: the DaemonSet's install step, run on the unpacked package, fills the host paths" {
-	requires /usr/bin/python3
+	requires cmd:/usr/bin/python3
 	local h=$BATS_TEST_TMPDIR/host script
 	mkdir -p "$h/libexec" "$h/hooks.d" "$h/etc-samepage" "$h/config"
 	# The init container's script and the ConfigMap, from the manifest.
@@ -158,6 +157,7 @@ teardown() {
 	# unpacked package's; the volumes are this test's directories.
 	script=$(sed -e "s|/usr/libexec/samepage/|$DEST/usr/libexec/samepage/|g" \
 		-e "s|/usr/share/containers/oci/hooks.d/|$DEST/usr/share/containers/oci/hooks.d/|g" \
+		-e "s|/usr/bin/samepage|$DEST/usr/bin/samepage|g" \
 		-e "s|/host/|$h/|g" -e "s|/config/|$h/config/|g" "$h/install.sh")
 	run_ok sh -ec "$script"
 	run_ok sh -ec "$script"     # again, as on a pod restart: replaces, nothing added
@@ -168,4 +168,8 @@ teardown() {
 	run_ok diff -r "$DEST/usr/share/containers/oci/hooks.d" "$h/hooks.d"
 	run_ok jq -e . "$h/etc-samepage/samepage.conf"
 	run_ok "$h/libexec/samepage-hook" --version
+	# The CLI and the containerd script beside the hook (samepage-containerd-spec uses both).
+	cmp "$DEST/usr/bin/samepage" "$h/libexec/samepage" || fail "samepage CLI not copied"
+	cmp "$DEST/usr/libexec/samepage/samepage-containerd-spec" "$h/libexec/samepage-containerd-spec" ||
+		fail "samepage-containerd-spec not copied"
 }

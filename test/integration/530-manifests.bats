@@ -18,7 +18,7 @@ help_options() {
 }
 
 setup() {
-	requires jq
+	requires cmd:jq
 	[ -x "$SAMEPAGE" ] || fail "$SAMEPAGE not built (run make)"
 }
 
@@ -54,7 +54,10 @@ setup() {
 
 @test "manifests: samepage.conf has every key the parser knows, and the parser accepts it" {
 	local keys known
-	keys=$(jq -r 'paths(type | . != "object" and . != "array") | map(tostring) | join(".")' "$PKG/samepage.conf" | sort)
+	# `domains` maps the admin's group names to lists: the key itself is
+	# what the parser knows.
+	keys=$(jq -r '(del(.domains) | paths(type | . != "object" and . != "array") | map(tostring) | join(".")),
+		(select(has("domains")) | "domains")' "$PKG/samepage.conf" | sort)
 	# The keys node/config.c accepts: top level, and governor.<key>.
 	known=$(awk '/^static int parse_governor/ {g = 1} /^int sp_config_parse/ {g = 0}
 		match($0, /strcmp\(key, "[a-z_]+"\)/) {
@@ -73,8 +76,8 @@ setup() {
 }
 
 @test "manifests: Kubernetes YAML parses and has what the nodes need" {
-	requires "$PY"
-	run_ok "$PY" - "$PKG/kubernetes" "$PKG/samepage.conf" <<-'EOF'
+	requires "cmd:$PY"
+	run_ok "$PY" - "$PKG/kubernetes" "$PKG/cri-o/samepage.conf" <<-'EOF'
 	import json, sys, yaml
 	kdir, conf = sys.argv[1], sys.argv[2]
 	def need(cond, what):
@@ -117,7 +120,7 @@ setup() {
 	mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
 	need(host["/var/lib/node_exporter/textfile_collector"] == mounts["/textfile"], "metrics output on the textfile hostPath")
 	need(host["/run/samepage"] == mounts["/run/samepage"], "metrics reads the node state")
-	need(json.loads(cm["data"]["samepage.conf"]) == json.load(open(conf)), "ConfigMap carries the shipped samepage.conf")
+	need(json.loads(cm["data"]["samepage.conf"]) == json.load(open(conf)), "ConfigMap carries the shipped CRI-O samepage.conf")
 	dep = list(yaml.safe_load_all(open(kdir + "/example-deployment.yaml")))
 	need(len(dep) == 1 and dep[0]["kind"] == "Deployment" and dep[0]["apiVersion"] == "apps/v1", "one apps/v1 Deployment")
 	dep = dep[0]
@@ -133,49 +136,194 @@ setup() {
 	assert_output ok
 }
 
-@test "manifests: CRI-O and containerd TOML parse and wire hooks and annotations" {
-	requires "$PY"
+@test "manifests: the CRI-O drop-in passes CRI-O's documented validation and wires hooks.d" {
+	requires "cmd:$PY"
+	local check=$BATS_TEST_TMPDIR/check-crio.py
+	cat > "$check" <<-'EOF'
+	import sys, tomllib
+	def need(cond, what):
+	    if not cond:
+	        sys.exit("FAIL: " + what)
+	crio = tomllib.load(open(sys.argv[1], "rb"))
+	need(set(crio) == {"crio"}, "every key under the crio table")
+	rt = crio["crio"]["runtime"]
+	need("/usr/share/containers/oci/hooks.d" in rt.get("hooks_dir", []) and "/etc/containers/oci/hooks.d" in rt.get("hooks_dir", []),
+	     "CRI-O hooks_dir has the package's and the DaemonSet's directory")
+	# crio.conf(5): allowed_annotations (of runtimes, deprecated there, and
+	# of workloads) takes only the experimental annotations CRI-O
+	# recognizes; since CRI-O 1.21 any other entry fails the config
+	# validation.  samepage needs none: CRI-O passes pod annotations into
+	# the OCI config and hooks.d matches them.
+	known = {"io.kubernetes.cri-o.userns-mode", "io.kubernetes.cri-o.Devices", "io.kubernetes.cri-o.ShmSize",
+	         "io.containers.trace-syscall", "io.kubernetes.cri-o.seccompNotifierAction", "io.kubernetes.cri-o.umask"}
+	def recognized(a):
+	    return a in known or a.startswith("io.kubernetes.cri-o.UnifiedCgroup.")
+	for table in ("runtimes", "workloads"):
+	    for name, h in rt.get(table, {}).items():
+	        bad = [a for a in h.get("allowed_annotations", []) if not recognized(a)]
+	        need(not bad, "%s.%s: allowed_annotations CRI-O would reject: %s" % (table, name, bad))
+	        if table == "runtimes":
+	            need(h.get("runtime_path", "").startswith("/"), "runtime %s: absolute runtime_path" % name)
+	print("ok")
+	EOF
+	run_ok "$PY" "$check" "$PKG/cri-o/50-samepage.conf"
+	assert_output ok
+	# The check itself: the drop-in this project shipped before is refused.
+	printf '[crio.runtime]\nhooks_dir = ["/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d"]\n[crio.runtime.runtimes.runc]\nruntime_path = "/usr/bin/runc"\nallowed_annotations = ["samepage.io/merge"]\n' \
+		> "$BATS_TEST_TMPDIR/old.conf"
+	run_fail "$PY" "$check" "$BATS_TEST_TMPDIR/old.conf"
+	assert_output --partial "allowed_annotations CRI-O would reject: ['samepage.io/merge']"
+}
+
+@test "manifests: containerd: the shipped table is what samepage-containerd-spec installs" {
+	requires "cmd:$PY"
+	local script=$PKG/containerd/samepage-containerd-spec
 	run_ok "$PY" - "$PKG" <<-'EOF'
 	import sys, tomllib
 	pkg = sys.argv[1]
 	def need(cond, what):
 	    if not cond:
 	        sys.exit("FAIL: " + what)
-	crio = tomllib.load(open(pkg + "/cri-o/50-samepage.conf", "rb"))
-	rt = crio["crio"]["runtime"]
-	need("/usr/share/containers/oci/hooks.d" in rt["hooks_dir"] and "/etc/containers/oci/hooks.d" in rt["hooks_dir"],
-	     "CRI-O hooks_dir has the package's and the DaemonSet's directory")
-	handlers = rt["runtimes"]
-	need(len(handlers) >= 1, "a runtime handler")
-	for name, h in handlers.items():
-	    need(set(h["allowed_annotations"]) >= {"samepage.io/merge", "samepage.io/domain", "samepage.io/required"},
-	         "handler %s allows the samepage annotations" % name)
-	    need(h.get("runtime_path", "/").startswith("/"), "handler %s runtime_path absolute" % name)
 	ctd = tomllib.load(open(pkg + "/containerd/config.toml", "rb"))
 	need(ctd["version"] == 2, "containerd config version 2")
 	rts = ctd["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
-	for name, r in rts.items():
-	    need(r["runtime_type"].startswith("io.containerd.runc."), "runtime %s is a runc shim" % name)
-	    need("samepage.io/*" in r["pod_annotations"], "runtime %s passes pod annotations samepage.io/*" % name)
-	    need(r["base_runtime_spec"].startswith("/"), "runtime %s has an absolute base_runtime_spec" % name)
+	need(list(rts) == ["runc-samepage"], "one runtime handler, runc-samepage (never the default runc)")
+	r = rts["runc-samepage"]
+	need(r["runtime_type"] == "io.containerd.runc.v2", "runc v2 shim")
+	need(r["pod_annotations"] == ["samepage.io/*"], "passes the pod's samepage.io/* annotations")
+	need("container_annotations" not in r, "no container_annotations (they could override the pod's)")
+	need(r["base_runtime_spec"] == "/etc/containerd/samepage-base-spec.json", "base spec path")
+	print("ok")
+	EOF
+	# The file minus comments and `version` is the script's table.
+	diff <(grep -v '^#' "$PKG/containerd/config.toml" | grep -v '^version = 2$' | sed '/^$/d') \
+		<("$script" --config /nonexistent config) || fail "config.toml and the script's table differ"
+	# The ExecStartPre of the systemd drop-in runs the script's refresh.
+	run_ok grep -qx 'ExecStartPre=-/usr/libexec/samepage/samepage-containerd-spec refresh' \
+		"$PKG/containerd/samepage-containerd.conf"
+}
+
+@test "manifests: containerd: install into Debian's config keeps its settings and copies SystemdCgroup; uninstall restores it" {
+	requires cmd:containerd cmd:ctr "cmd:$PY"
+	local d=$BATS_TEST_TMPDIR/ctd script=$PKG/containerd/samepage-containerd-spec
+	mkdir -p "$d"
+	# Debian's /etc/containerd/config.toml, with the systemd cgroup driver on.
+	cat > "$d/config.toml" <<-'EOF'
+	version = 2
+
+	[plugins]
+	  [plugins."io.containerd.grpc.v1.cri"]
+	    [plugins."io.containerd.grpc.v1.cri".cni]
+	      bin_dir = "/usr/lib/cni"
+	      conf_dir = "/etc/cni/net.d"
+	    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+	      SystemdCgroup = true
+	  [plugins."io.containerd.internal.v1.opt"]
+	    path = "/var/lib/containerd/opt"
+	EOF
+	cp "$d/config.toml" "$d/orig.toml"
+	run_ok "$script" --config "$d/config.toml" --spec "$d/spec.json" --hook "$HOOK" --samepage "$SAMEPAGE" install
+	run_ok "$script" --config "$d/config.toml" --spec "$d/spec.json" --hook "$HOOK" --samepage "$SAMEPAGE" install
+	[ "$(grep -c 'runtimes.runc-samepage]' "$d/config.toml")" = 1 ] || fail "install is not idempotent"
+	# containerd itself reads the result: both handlers, cni kept.
+	run_ok containerd --config "$d/config.toml" config dump
+	assert_output --partial 'bin_dir = "/usr/lib/cni"'
+	assert_output --partial 'runtimes.runc-samepage]'
+	assert_output --partial "base_runtime_spec = \"$d/spec.json\""
+	run_ok "$PY" -c 'import sys, tomllib; r = tomllib.load(open(sys.argv[1], "rb"))["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]; assert r["runc-samepage"]["options"]["SystemdCgroup"] is True and r["runc"]["options"]["SystemdCgroup"] is True, r' "$d/config.toml"
+	# The base spec: ctr's default, without its rlimits, with the hook.
+	run_ok jq -e --arg h "$HOOK" '(.process | has("rlimits") | not) and .hooks.createRuntime[0].path == $h
+		and .hooks.poststop[0].args[-1] == "poststop" and (.mounts | length) > 0' "$d/spec.json"
+	run_ok "$script" --config "$d/config.toml" --spec "$d/spec.json" uninstall
+	cmp "$d/orig.toml" "$d/config.toml" || fail "uninstall did not restore config.toml: $(diff "$d/orig.toml" "$d/config.toml")"
+	[ ! -e "$d/spec.json" ] || fail "uninstall left the base spec"
+	# Fail safe: no hook, no install (and config.toml untouched).
+	run_fail "$script" --config "$d/config.toml" --spec "$d/spec.json" --hook /nonexistent --samepage "$SAMEPAGE" install
+	cmp "$d/orig.toml" "$d/config.toml" || fail "a failed install changed config.toml"
+}
+
+@test "manifests: RuntimeClass names the containerd handler and schedules onto samepage nodes" {
+	requires "cmd:$PY"
+	run_ok "$PY" - "$PKG" <<-'EOF'
+	import sys, tomllib, yaml
+	pkg = sys.argv[1]
+	def need(cond, what):
+	    if not cond:
+	        sys.exit("FAIL: " + what)
+	rc = list(yaml.safe_load_all(open(pkg + "/kubernetes/runtimeclass.yaml")))
+	need(len(rc) == 1 and rc[0]["kind"] == "RuntimeClass" and rc[0]["apiVersion"] == "node.k8s.io/v1", "one node.k8s.io/v1 RuntimeClass")
+	rc = rc[0]
+	ctd = tomllib.load(open(pkg + "/containerd/config.toml", "rb"))
+	need(rc["handler"] in ctd["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"], "handler is the containerd runtime")
+	need(rc["scheduling"]["nodeSelector"] == {"samepage.io/enabled": "true"}, "pods of the class go to samepage nodes")
+	dep = yaml.safe_load(open(pkg + "/kubernetes/example-deployment.yaml"))
+	need(dep["spec"]["template"]["spec"].get("runtimeClassName") == rc["metadata"]["name"], "the example uses the class")
 	print("ok")
 	EOF
 	assert_output ok
 }
 
-@test "manifests: the containerd base spec recipe (a default spec through oci-config on stdin)" {
-	requires runc
-	# `ctr oci spec` is not installed here; runc's default spec stands in.
-	(cd "$BATS_TEST_TMPDIR" && runc spec)
-	run_ok sh -c "'$SAMEPAGE' oci-config --hook /usr/libexec/samepage/samepage-hook - < '$BATS_TEST_TMPDIR/config.json' > '$BATS_TEST_TMPDIR/base.json'"
-	run_ok jq -e '.hooks.createRuntime[0].path == "/usr/libexec/samepage/samepage-hook"
-		and .hooks.poststop[0].args == ["samepage-hook", "poststop"] and .ociVersion != null' "$BATS_TEST_TMPDIR/base.json"
-	grep -q 'samepage oci-config - > /etc/containerd/samepage-base-spec.json' "$PKG/containerd/config.toml" ||
-		fail "the recipe in containerd/config.toml changed; update this test"
+@test "manifests: DaemonSet containers get only the capabilities they need, install and uninstall in order" {
+	requires "cmd:$PY"
+	run_ok "$PY" - "$PKG" <<-'EOF'
+	import sys, yaml
+	pkg = sys.argv[1]
+	def need(cond, what):
+	    if not cond:
+	        sys.exit("FAIL: " + what)
+	want = {
+	    # files into root's host directories; nsenter into pid 1's mount
+	    # namespace (setns: SYS_ADMIN + SYS_CHROOT; /proc/1/ns: SYS_PTRACE)
+	    "install": {"CHOWN", "FOWNER", "DAC_OVERRIDE", "SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE"},
+	    "uninstall": {"SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE"},
+	    # /proc/<pid>/ksm_stat is 0400: other users' need DAC_READ_SEARCH only
+	    "metrics": {"DAC_READ_SEARCH"},
+	    "done": set(),
+	}
+	def pod_of(f):
+	    docs = {d["kind"]: d for d in yaml.safe_load_all(open(pkg + "/kubernetes/" + f))}
+	    return docs["DaemonSet"]["spec"]["template"]["spec"]
+	for f in ("samepage-daemonset.yaml", "samepage-uninstall.yaml"):
+	    pod = pod_of(f)
+	    for c in pod.get("initContainers", []) + pod["containers"]:
+	        sc = c.get("securityContext", {})
+	        need(c["name"] in want, "%s: container %s has a known purpose" % (f, c["name"]))
+	        need(sc.get("privileged", False) is False, "%s not privileged" % c["name"])
+	        need(sc.get("allowPrivilegeEscalation") is False, "%s: no privilege escalation" % c["name"])
+	        need(sc["capabilities"]["drop"] == ["ALL"], "%s drops ALL" % c["name"])
+	        need(set(sc["capabilities"].get("add", [])) == want[c["name"]],
+	             "%s adds exactly %s, not %s" % (c["name"], sorted(want[c["name"]]), sc["capabilities"].get("add")))
+	def in_order(script, steps, what):
+	    at = [script.find(s) for s in steps]
+	    need(-1 not in at and at == sorted(at), what + ": " + " < ".join(steps))
+	in_order(pod_of("samepage-daemonset.yaml")["initContainers"][0]["command"][-1],
+	         ["samepage-hook /host/libexec", "hooks.d", "samepage.conf", "samepage-containerd-spec install",
+	          "systemctl restart containerd"], "install order")
+	in_order(pod_of("samepage-uninstall.yaml")["initContainers"][0]["command"][-1],
+	         ["samepage-containerd-spec uninstall", "systemctl restart containerd", "hooks.d", "samepage-hook"],
+	         "uninstall order")
+	print("ok")
+	EOF
+	assert_output ok
+}
+
+@test "manifests: reading another user's ksm_stat needs DAC_READ_SEARCH, not SYS_PTRACE" {
+	requires root prctl_ksm cmd:setpriv
+	local pid v
+	setpriv --reuid 65534 --regid 65534 --clear-groups sleep 100 &
+	pid=$!
+	sleep 0.2
+	# Root with every capability dropped but DAC_READ_SEARCH, as the metrics container.
+	run setpriv --inh-caps=-all --bounding-set=-all,+dac_read_search cat "/proc/$pid/ksm_stat"
+	v=$output
+	run setpriv --inh-caps=-all --bounding-set=-all cat "/proc/$pid/ksm_stat"
+	kill "$pid"
+	[[ $v == *ksm_merge_any* ]] || fail "no ksm_stat with DAC_READ_SEARCH: $v"
+	[ "$status" -ne 0 ] || fail "another user's ksm_stat readable without DAC_READ_SEARCH: the test proves nothing"
 }
 
 @test "manifests: systemd units verify cleanly" {
-	requires systemd-analyze
+	requires cmd:systemd-analyze
 	local d=$BATS_TEST_TMPDIR/units f
 	mkdir -p "$d"
 	# Point the units at the build, the only samepage this machine has.
@@ -230,17 +378,14 @@ code_lines() {
 	done
 	# Every config key in an example of samepage.conf(5).
 	examples=$(code_lines < "$PKG/man/samepage.conf.5.md")
-	for o in $(jq -r 'paths(type | . != "object" and . != "array") | .[-1]' "$PKG/samepage.conf"); do
+	for o in $(jq -r '(del(.domains) | paths(type | . != "object" and . != "array") | .[-1]), (select(has("domains")) | "domains")' \
+		"$PKG/samepage.conf"); do
 		grep -q -- "\"$o\"" <<< "$examples" || fail "samepage.conf(5) has no example with \"$o\""
 	done
 }
 
 @test "manifests: bash completion knows every verb and option" {
-	requires bash
-	if [ ! -f /usr/share/bash-completion/bash_completion ]; then
-		[ "${SAMEPAGE_TEST_STRICT:-0}" = 1 ] && fail "needs Debian's bash-completion (make deps)"
-		skip "needs Debian's bash-completion"
-	fi
+	requires cmd:bash bash_completion
 	local verbs v o
 	run_ok bash -n "$PKG/bash-completion/samepage"
 	verbs=$("$SAMEPAGE" --help | awk '/^Verbs:/ {on = 1; next} on && /^$/ {exit} on {print $1}')
@@ -265,7 +410,7 @@ code_lines() {
 }
 
 @test "manifests: the systemd example's command runs with KSM on (MemoryKSM= counterpart)" {
-	requires prctl_ksm /usr/bin/python3
+	requires prctl_ksm cmd:/usr/bin/python3
 	local cmd pid i merge=""
 	cmd=$(sed -n 's/^ExecStart=//p' "$PKG/systemd/examples/ksm-example.service")
 	[[ $cmd == "/usr/bin/samepage exec -- "* ]] || fail "unexpected ExecStart: $cmd"

@@ -132,17 +132,17 @@ static void test_bad_domain_is_refused_before_anything(void **unused)
 /* The verb's refusal: -EPERM through every wrap, nothing recorded. */
 static void test_policy_refusal_keeps_eperm(void **unused)
 {
-	struct sp_workload w = { .scope = KSM_SCOPE_PROCESS, .pid = getpid(), .domain = "team-b" };
+	struct sp_workload w = { .scope = KSM_SCOPE_PROCESS, .pid = getpid(), .domain = "local/team-b" };
 	struct sp_admission a;
 	struct sp_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
 	assert_true(a.refused);
 	assert_int_equal(sp_error_wrap(&err, "pid:%d", (int)getpid()), -EPERM);
-	expect_msg(err, "domain `team-b` refused: domain `team-a` owns KSM on this node (1 container,");
+	expect_msg(err, "domain `local/team-b` refused: domain `local/team-a` owns KSM on this node (1 container,");
 	sp_error_free(&err);
 	sp_admission_free(&a);
 
@@ -156,14 +156,14 @@ static void test_policy_refusal_keeps_eperm(void **unused)
 static void test_refused_container_is_recorded(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "c2", .pid = getpid(),
-				 .runtime_pid = getppid(), .domain = "team-b" };
+				 .runtime_pid = getppid(), .domain = "local/team-b" };
 	struct sp_admission a;
 	struct sp_container *c;
 	struct sp_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
 	sp_error_free(&err);
 	sp_admission_free(&a);
@@ -172,9 +172,9 @@ static void test_refused_container_is_recorded(void **unused)
 	c = sp_state_find(&st, "c2");
 	assert_non_null(c);
 	assert_false(c->enabled);
-	assert_string_equal(c->domain, "team-b");
+	assert_string_equal(c->domain, "local/team-b");
 	assert_int_equal(c->start_time, start_time_of(getpid()));
-	assert_non_null(strstr(c->reason, "domain `team-b` refused"));
+	assert_non_null(strstr(c->reason, "domain `local/team-b` refused"));
 	sp_state_free(&st);
 }
 
@@ -214,12 +214,12 @@ static void test_unconfirmed_init_is_not_touched(void **unused)
 static void test_container_admitted_twice_is_left_alone(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "own", .pid = getpid(),
-				 .runtime_pid = getppid(), .domain = "team-a" };
+				 .runtime_pid = getppid(), .domain = "local/team-a" };
 	struct sp_admission a;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("own", "team-a", false);
+	seed("own", "local/team-a", false);
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), 0);
 	assert_true(a.again);
 	sp_admission_free(&a);
@@ -234,7 +234,7 @@ static void test_forget_last_container_releases_ksmd(void **unused)
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed_pid("own", "team-a", dead_pid(), true);
+	seed_pid("own", "local/team-a", dead_pid(), true);
 	knob("run", "1\n");
 	assert_int_equal(sp_forget(&paths, &w, &a, &err), 0);
 	sp_admission_free(&a);
@@ -280,7 +280,7 @@ static void test_admit_and_forget_a_pid(void **unused)
 		fail_msg("admit: %s", sp_error_msg(err));
 	assert_int_equal(a.sw.backend, KSM_BACKEND_STOCK);
 	assert_int_equal(a.sw.changed, 1);
-	assert_string_equal(a.domain, "default");
+	assert_string_equal(a.domain, "local/default");
 	assert_null(a.ksmd_warning);
 	sp_admission_free(&a);
 	assert_int_equal(merge_any_of(child), 1);
@@ -323,8 +323,8 @@ static void test_reused_id_keeps_the_live_entry(void **unused)
 	pid_t gone = dead_pid();
 
 	(void)unused;
-	seed_pid("web", "team-a", getpid(), true);
-	seed_pid("web", "team-a", gone, false);
+	seed_pid("web", "local/team-a", getpid(), true);
+	seed_pid("web", "local/team-a", gone, false);
 	knob("run", "1\n");
 	load(&st);
 	assert_int_equal(st.n_containers, 2);
@@ -354,13 +354,13 @@ static void test_reused_id_keeps_the_live_entry(void **unused)
 static void test_reused_id_is_judged_by_the_policy(void **unused)
 {
 	struct sp_workload w = { .scope = KSM_SCOPE_CONTAINER_INIT, .id = "web", .runtime_pid = getpid(),
-				 .domain = "team-b" };
+				 .domain = "local/team-b" };
 	struct sp_admission a;
 	struct sp_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	seed("web", "team-a", false);
+	seed("web", "local/team-a", false);
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
@@ -369,7 +369,7 @@ static void test_reused_id_is_judged_by_the_policy(void **unused)
 	}
 	w.pid = child;
 	assert_int_equal(sp_admit(&paths, &w, &a, &err), -EPERM);
-	expect_msg(err, "domain `team-b` refused");
+	expect_msg(err, "domain `local/team-b` refused");
 	assert_true(a.refused);
 	sp_error_free(&err);
 	sp_admission_free(&a);
@@ -442,6 +442,8 @@ static int reap(void **unused)
 
 static int setup(void **unused)
 {
+	char procdir[300];
+
 	(void)unused;
 	if (!mkdtemp(tmpdir))
 		return -1;
@@ -452,6 +454,13 @@ static int setup(void **unused)
 		return -1;
 	/* Never the real /sys/kernel/mm/ksm. */
 	setenv("SAMEPAGE_KSM_SYSFS", ksm_dir, 1);
+	/* The unattributed gate scans an empty /proc: processes of other
+	 * tests on the machine must not decide these admissions
+	 * (test-unattributed.c covers the gate). */
+	snprintf(procdir, sizeof(procdir), "%s/proc", tmpdir);
+	if (mkdir(procdir, 0755) < 0)
+		return -1;
+	setenv("SAMEPAGE_PROC_ROOT", procdir, 1);
 	return 0;
 }
 

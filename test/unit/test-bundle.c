@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "base/cleanup.h"
 #include "base/json.h"
 #include "oci/bundle.h"
+#include "oci/seccomp-profile.h"
 
 static const char base_config[] =
 	"{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"]},"
@@ -179,6 +181,130 @@ static void test_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* --- seccomp: deny self-opt-in ------------------------------------------ */
+
+static json_object *seccomp_of(const char *text, bool profile)
+{
+	sp_error_t err = NULL;
+	_cleanup_free_ char *out = NULL;
+	json_object *root, *linux_, *sc;
+
+	if (profile)
+		assert_int_equal(oci_seccomp_profile_edit(text, strlen(text), "p.json", &out, &err), 0);
+	else
+		assert_int_equal(oci_bundle_edit_seccomp(text, strlen(text), "t.json", &out, &err), 0);
+	assert_null(err);
+	root = json_tokener_parse(out);
+	assert_non_null(root);
+	if (profile)
+		return root;
+	assert_true(json_object_object_get_ex(root, "linux", &linux_));
+	assert_true(json_object_object_get_ex(linux_, "seccomp", &sc));
+	json_object_get(sc);
+	json_object_put(root);
+	return sc;
+}
+
+/* "name/action" of each entry, compact, to compare the order at a glance. */
+static char *summary(json_object *profile)
+{
+	json_object *sc;
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_true(json_object_object_get_ex(profile, "syscalls", &sc));
+	for (i = 0; i < json_object_array_length(sc); i++) {
+		json_object *e = json_object_array_get_idx(sc, i), *names, *args;
+
+		json_object_object_get_ex(e, "names", &names);
+		fprintf(f, "%s%s:%s", i ? " " : "", json_object_to_json_string_ext(names, JSON_C_TO_STRING_PLAIN),
+			json_object_get_string(json_object_object_get(e, "action")));
+		if (json_object_object_get_ex(e, "args", &args))
+			fprintf(f, "/%zu", json_object_array_length(args));
+	}
+	fclose(f);
+	return buf;
+}
+
+static void test_seccomp_fragment_file(void **state)
+{
+	_cleanup_(json_object_putp) json_object *frag = oci_seccomp_fragment();
+	_cleanup_(json_object_putp) json_object *shipped = json_object_from_file("packaging/seccomp/samepage-deny-ksm.json");
+	_cleanup_(json_object_putp) json_object *fresh = seccomp_of("{\"ociVersion\": \"1.0.2\"}", false);
+	_cleanup_free_ char *s = summary(frag);
+
+	(void)state;
+	assert_non_null(shipped);
+	assert_true(json_object_equal(frag, shipped));
+	assert_true(json_object_equal(frag, fresh));
+	assert_string_equal(s, "[\"prctl\"]:SCMP_ACT_ERRNO/2 [\"madvise\"]:SCMP_ACT_ERRNO/1 [\"io_uring_setup\"]:SCMP_ACT_ERRNO");
+}
+
+/* A Docker-style profile that allows the three by name, default ERRNO:
+ * they leave the allow list, the denies and the give-backs come first, and
+ * editing twice is editing once. */
+static void test_seccomp_merge_allow_list(void **state)
+{
+	static const char in[] =
+		"{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 38, \"syscalls\": ["
+		"{\"names\": [\"read\", \"prctl\", \"madvise\", \"io_uring_setup\"], \"action\": \"SCMP_ACT_ALLOW\","
+		" \"args\": [], \"includes\": {}, \"excludes\": {}},"
+		"{\"names\": [\"madvise\"], \"action\": \"SCMP_ACT_ERRNO\"}]}";
+	_cleanup_(json_object_putp) json_object *p = seccomp_of(in, true);
+	_cleanup_free_ char *s = summary(p), *again_text = NULL;
+	const char *text = json_object_to_json_string(p);
+	_cleanup_(json_object_putp) json_object *again = seccomp_of(text, true);
+
+	(void)state;
+	assert_string_equal(s, "[\"prctl\"]:SCMP_ACT_ERRNO/2 [\"prctl\"]:SCMP_ACT_ALLOW/1 [\"prctl\"]:SCMP_ACT_ALLOW/2 "
+			       "[\"madvise\"]:SCMP_ACT_ERRNO/1 [\"madvise\"]:SCMP_ACT_ALLOW/1 "
+			       "[\"io_uring_setup\"]:SCMP_ACT_ERRNO "
+			       "[\"read\"]:SCMP_ACT_ALLOW/0");
+	assert_true(json_object_equal(p, again));
+}
+
+/* A syscall the profile refuses already keeps its own entry; one it leaves
+ * to an ALLOW default needs the deny only. */
+static void test_seccomp_refused_already(void **state)
+{
+	static const char in[] =
+		"{\"ociVersion\": \"1.0.2\", \"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\","
+		" \"syscalls\": [{\"names\": [\"io_uring_setup\", \"getpid\"], \"action\": \"SCMP_ACT_KILL\"}]}}}";
+	_cleanup_(json_object_putp) json_object *sc = seccomp_of(in, false);
+	_cleanup_free_ char *s = summary(sc);
+
+	(void)state;
+	assert_string_equal(s, "[\"prctl\"]:SCMP_ACT_ERRNO/2 [\"madvise\"]:SCMP_ACT_ERRNO/1 "
+			       "[\"io_uring_setup\"]:SCMP_ACT_KILL [\"getpid\"]:SCMP_ACT_KILL");
+}
+
+static void test_seccomp_refused(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"prctl\"], \"action\": \"SCMP_ACT_LOG\","
+		  " \"args\": [{\"index\": 0, \"value\": 4, \"op\": \"SCMP_CMP_EQ\"}]}]}",
+		  "p.json: `syscalls[0]` names prctl with conditions" },
+		{ "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"madvise\"], \"action\": \"SCMP_ACT_ALLOW\","
+		  " \"includes\": {\"caps\": [\"CAP_SYS_ADMIN\"]}}]}",
+		  "p.json: `syscalls[0]` names madvise with conditions" },
+		{ "{\"syscalls\": []}", "p.json: the seccomp profile has no `defaultAction` string" },
+		{ "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": {}}", "p.json: `syscalls` must be an array" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		sp_error_t err = NULL;
+		char *out = NULL;
+
+		assert_true(oci_seccomp_profile_edit(bad[i][0], strlen(bad[i][0]), "p.json", &out, &err) < 0);
+		assert_null(out);
+		assert_non_null(strstr(sp_error_msg(err), bad[i][1]));
+		sp_error_free(&err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +312,10 @@ int main(void)
 		cmocka_unit_test(test_no_hooks_left),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_seccomp_fragment_file),
+		cmocka_unit_test(test_seccomp_merge_allow_list),
+		cmocka_unit_test(test_seccomp_refused_already),
+		cmocka_unit_test(test_seccomp_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

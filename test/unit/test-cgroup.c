@@ -2,7 +2,9 @@
 /*
  * cgroupfs/cgroup: cgroup.procs parsing, the walk over a fake cgroup tree,
  * and the choice of a container's cgroup from mountinfo and
- * /proc/<pid>/cgroup texts.
+ * /proc/<pid>/cgroup texts, also as recorded on both layouts
+ * (test/unit/data/README.md): systemd's hybrid one of this machine and a
+ * unified-only host.  Each test asserts the directory a user would cd into.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,8 @@
 #include <cmocka.h>
 
 #include "base/cleanup.h"
+#include "base/error.h"
+#include "base/fileio.h"
 #include "cgroupfs/cgroup.h"
 
 static char tmp[] = "/tmp/sp-test-cgroup.XXXXXX";
@@ -132,6 +136,157 @@ static void test_pick_path(void **state)
 	assert_null(none);
 }
 
+/* make check-unit runs from the top of the tree, where __FILE__ starts. */
+static char *data(const char *rel)
+{
+	_cleanup_free_ char *path = NULL, *dir = strdup(__FILE__);
+	char *text = NULL, *slash;
+
+	assert_non_null(dir);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	assert_true(asprintf(&path, "%s/data/%s", slash ? dir : ".", rel) > 0);
+	assert_int_equal(read_file_bounded(AT_FDCWD, path, 1 << 20, &text, NULL, NULL), 0);
+	return text;
+}
+
+static void assert_pick(const char *mountinfo, const char *proc_cgroup, const char *want)
+{
+	_cleanup_free_ char *path = NULL;
+
+	assert_int_equal(cgroup_pick_path(mountinfo, proc_cgroup, &path), 0);
+	assert_string_equal(path, want);
+}
+
+static void assert_pick2(const char *mountinfo, const char *proc_cgroup, const char *want)
+{
+	_cleanup_free_ char *mnt = cgroup_mount_find(mountinfo, ""), *path = NULL;
+
+	assert_non_null(mnt);
+	assert_int_equal(cgroup2_pick_path(mnt, proc_cgroup, false, &path), 0);
+	assert_string_equal(path, want);
+}
+
+static void test_hybrid(void **state)
+{
+	_cleanup_free_ char *mi = data("hybrid/mountinfo"), *pc = data("hybrid/proc-pid-cgroup");
+	_cleanup_free_ char *pids = cgroup_mount_find(mi, "pids"), *sd = cgroup_mount_find(mi, "name=systemd");
+
+	(void)state;
+	/* the container's cgroup: the pids hierarchy, as the runtimes make it */
+	assert_pick(mi, pc, "/sys/fs/cgroup/pids/samepage-fixture/ctr1");
+	/* the native backend's: the cgroup2 hierarchy under unified/ */
+	assert_pick2(mi, pc, "/sys/fs/cgroup/unified/samepage-fixture/ctr1");
+	assert_string_equal(pids, "/sys/fs/cgroup/pids");
+	assert_string_equal(sd, "/sys/fs/cgroup/systemd");
+	/* cpu and cpuacct are mounted apart here: no mount covers both */
+	assert_null(cgroup_mount_find(mi, "cpu,cpuacct"));
+	/* the tmpfs at /sys/fs/cgroup is no cgroup mount */
+	assert_null(cgroup_mount_find(mi, "tmpfs"));
+}
+
+static void test_unified(void **state)
+{
+	_cleanup_free_ char *mi = data("unified/mountinfo"), *pc = data("unified/proc-pid-cgroup");
+	_cleanup_free_ char *pc_v1 = data("unified/proc-pid-cgroup-v1-active");
+	_cleanup_free_ char *pids = cgroup_mount_find(mi, "pids");
+
+	(void)state;
+	assert_pick(mi, pc, "/sys/fs/cgroup/samepage-fixture/ctr1");
+	assert_pick2(mi, pc, "/sys/fs/cgroup/samepage-fixture/ctr1");
+	/* v1 lines of hierarchies not mounted here are passed over */
+	assert_null(pids);
+	assert_pick(mi, pc_v1, "/sys/fs/cgroup/samepage-fixture/ctr1");
+	assert_pick2(mi, pc_v1, "/sys/fs/cgroup/samepage-fixture/ctr1");
+}
+
+static void test_root_and_unreachable(void **state)
+{
+	_cleanup_free_ char *mi = data("unified/mountinfo"), *root = NULL;
+	char *path = NULL;
+
+	(void)state;
+	/* a process in the root cgroup has no container cgroup ... */
+	assert_int_equal(cgroup_pick_path(mi, "0::/\n", &path), -ENOENT);
+	/* ... but the native backend may name the root (and refuse it later) */
+	assert_int_equal(cgroup2_pick_path("/sys/fs/cgroup", "0::/\n", true, &root), 0);
+	assert_string_equal(root, "/sys/fs/cgroup");
+	/* outside our cgroup namespace, or removed: not under our mount */
+	assert_int_equal(cgroup_pick_path(mi, "0::/../../x\n", &path), -EXDEV);
+	assert_int_equal(cgroup2_pick_path("/sys/fs/cgroup", "0::/x (deleted)\n", true, &path), -EXDEV);
+	/* no cgroup2 line, no cgroup2 mount */
+	assert_int_equal(cgroup2_pick_path("/sys/fs/cgroup", "8:pids:/x\n", true, &path), -ENOENT);
+	assert_int_equal(cgroup2_pick_path(NULL, "0::/x\n", true, &path), -ENOENT);
+	assert_null(path);
+}
+
+static void test_mountinfo_line(void **state)
+{
+	char line[] = "36 25 0:31 / /mnt/cg\\040two rw,nosuid shared:10 master:2 - cgroup2 cgroup2 rw,nsdelegate";
+	char bad[] = "36 25 0:31 / /mnt rw";
+	char short_tail[] = "36 25 0:31 / /mnt rw - cgroup2";
+	struct mountinfo_entry e;
+
+	(void)state;
+	assert_int_equal(mountinfo_parse_line(line, &e), 0);
+	assert_string_equal(e.root, "/");
+	assert_string_equal(e.mount_point, "/mnt/cg two");
+	assert_string_equal(e.fstype, "cgroup2");
+	assert_string_equal(e.super_opts, "rw,nsdelegate");
+	assert_int_equal(mountinfo_parse_line(bad, &e), -EINVAL);
+	assert_int_equal(mountinfo_parse_line(short_tail, &e), -EINVAL);
+}
+
+static void test_proc_cgroup_lines(void **state)
+{
+	const char *pc = "12:cpu,cpuacct:/a\n9:name=systemd:/s\n0::/u\n";
+	_cleanup_free_ char *c1 = NULL, *p1 = NULL, *c2 = NULL, *p2 = NULL, *c3 = NULL, *p3 = NULL;
+	char *c = NULL, *p = NULL;
+
+	(void)state;
+	assert_int_equal(cgroup_proc_find(pc, "cpuacct", &c1, &p1), 0);
+	assert_string_equal(c1, "cpu,cpuacct");
+	assert_string_equal(p1, "/a");
+	assert_int_equal(cgroup_proc_find(pc, "", &c2, &p2), 0);
+	assert_string_equal(c2, "");
+	assert_string_equal(p2, "/u");
+	assert_int_equal(cgroup_proc_find(pc, NULL, &c3, &p3), 0);
+	assert_string_equal(p3, "/a");
+	/* a prefix of a controller's name is not the controller */
+	assert_int_equal(cgroup_proc_find(pc, "cpuac", &c, &p), -ENOENT);
+	assert_int_equal(cgroup_proc_find("0::/x\n", "pids", &c, &p), -ENOENT);
+	assert_null(c);
+	/* a cgroup name may hold ':' */
+	free(c1);
+	free(p1);
+	assert_int_equal(cgroup_proc_find("0::/a:b\n", "", &c1, &p1), 0);
+	assert_string_equal(p1, "/a:b");
+}
+
+/* This host, live: the lookups agree with the files they read. */
+static void test_live(void **state)
+{
+	_cleanup_free_ char *mi = NULL, *pc = NULL, *want = NULL, *got = NULL, *mnt = NULL;
+	_cleanup_error_ sp_error_t err = NULL;
+	int want_ret;
+
+	(void)state;
+	assert_int_equal(read_file_bounded(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &mi, NULL, NULL), 0);
+	assert_int_equal(cgroup_proc_read(getpid(), &pc, &err), 0);
+	mnt = cgroup_mount_find(mi, "");
+	if (mnt)
+		assert_string_equal(cgroup2_mount(), mnt);
+	else
+		assert_null(cgroup2_mount());
+	want_ret = cgroup_pick_path(mi, pc, &want);
+	assert_int_equal(cgroup_of_pid(getpid(), &got, &err), want_ret);
+	if (want_ret == 0)
+		assert_string_equal(got, want);
+	else
+		assert_non_null(strstr(sp_error_msg(err), "pid"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -153,6 +308,12 @@ int main(void)
 		cmocka_unit_test(test_procs_parse),
 		cmocka_unit_test(test_procs_walk),
 		cmocka_unit_test(test_pick_path),
+		cmocka_unit_test(test_hybrid),
+		cmocka_unit_test(test_unified),
+		cmocka_unit_test(test_root_and_unreachable),
+		cmocka_unit_test(test_mountinfo_line),
+		cmocka_unit_test(test_proc_cgroup_lines),
+		cmocka_unit_test(test_live),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,6 +21,7 @@ static void expect_config_error(const char *json, const char *needle)
 
 	sp_config_defaults(&cfg);
 	assert_true(sp_config_parse(json, "test.conf", &cfg, &err) < 0);
+	sp_config_free(&cfg);
 	if (!strstr(sp_error_msg(err), needle))
 		fail_msg("message `%s` does not contain `%s`", sp_error_msg(err), needle);
 	sp_error_free(&err);
@@ -62,6 +63,51 @@ static void test_config(void **unused)
 	expect_config_error("{\"governor\":{\"window_secs\":0}}", "`governor.window_secs` must be between");
 }
 
+/* The trusted namespace key and the admin's groups of namespaces. */
+static void test_config_domains(void **unused)
+{
+	struct sp_config cfg;
+	sp_error_t err = NULL;
+
+	(void)unused;
+	sp_config_defaults(&cfg);
+	assert_null(cfg.namespace_annotation);
+	assert_int_equal(sp_config_parse("{\"namespace_annotation\": \"io.kubernetes.pod.namespace\","
+					 "\"domains\": {\"ci\": [\"ci-a\", \"ci-b\"], \"web\": [\"shop\"]}}",
+					 "t", &cfg, &err),
+			 0);
+	assert_string_equal(cfg.namespace_annotation, "io.kubernetes.pod.namespace");
+	assert_int_equal(cfg.n_groups, 3);
+	assert_string_equal(cfg.groups[0].ns, "ci-a");
+	assert_string_equal(cfg.groups[0].group, "ci");
+	assert_string_equal(cfg.groups[1].ns, "ci-b");
+	assert_string_equal(cfg.groups[2].ns, "shop");
+	assert_string_equal(cfg.groups[2].group, "web");
+	sp_config_free(&cfg);
+	assert_null(cfg.namespace_annotation);
+	assert_int_equal(cfg.n_groups, 0);
+
+	assert_int_equal(sp_config_parse("{\"namespace_annotation\": null, \"domains\": {}}", "t", &cfg, &err), 0);
+	assert_null(cfg.namespace_annotation);
+	assert_int_equal(cfg.n_groups, 0);
+
+	expect_config_error("{\"namespace_annotation\": \"samepage.io/domain\"}",
+			    "`namespace_annotation`: `samepage.io/domain` is set by the tenant, not the runtime");
+	expect_config_error("{\"namespace_annotation\": \"\"}", "`namespace_annotation`: invalid annotation key ``");
+	expect_config_error("{\"namespace_annotation\": \"a b\"}", "invalid annotation key `a b`");
+	expect_config_error("{\"namespace_annotation\": \"io.kubernetes.pod.namespace\\u0000x\"}",
+			    "invalid annotation key `io.kubernetes.pod.namespace`");
+	expect_config_error("{\"namespace_annotation\": 1}", "`namespace_annotation` must be a string or null");
+	expect_config_error("{\"domains\": []}", "`domains` must be an object");
+	expect_config_error("{\"domains\": {\"CI\": [\"a\"]}}", "`domains`: invalid group name `CI`");
+	expect_config_error("{\"domains\": {\"ci\": []}}", "`domains.ci` must be a non-empty array of namespaces");
+	expect_config_error("{\"domains\": {\"ci\": \"ci-a\"}}", "`domains.ci` must be a non-empty array");
+	expect_config_error("{\"domains\": {\"ci\": [\"ci/a\"]}}", "`domains.ci`: invalid namespace \"ci\\/a\"");
+	expect_config_error("{\"domains\": {\"ci\": [1]}}", "`domains.ci`: invalid namespace 1");
+	expect_config_error("{\"domains\": {\"ci\": [\"a\"], \"web\": [\"b\", \"a\"]}}",
+			    "`domains.web`: namespace `a` is already in group `ci`");
+}
+
 static int setup(void **unused)
 {
 	(void)unused;
@@ -78,6 +124,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_domains),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -118,34 +118,12 @@ static void test_request_defaults(void **unused)
 	assert_int_equal(request("", &req, &err), 0);
 	assert_false(req.merge);
 	assert_false(req.required);
-	assert_null(req.domain); /* the admission layer's default */
-	assert_null(req.domain_key);
 
 	assert_int_equal(request("\"samepage.io/merge\":\"true\",\"samepage.io/required\":\"true\"", &req, &err), 0);
 	assert_true(req.merge);
 	assert_true(req.required);
 	assert_int_equal(request("\"samepage.io/merge\":\"false\"", &req, &err), 0);
 	assert_false(req.merge);
-}
-
-static void test_request_domain_precedence(void **unused)
-{
-	struct sp_request req;
-	sp_error_t err = NULL;
-
-	(void)unused;
-	assert_int_equal(request("\"io.kubernetes.cri.sandbox-namespace\":\"ctrd-ns\"", &req, &err), 0);
-	assert_string_equal(req.domain, "ctrd-ns");
-	assert_int_equal(request("\"io.kubernetes.cri.sandbox-namespace\":\"ctrd-ns\","
-				 "\"io.kubernetes.pod.namespace\":\"crio-ns\"",
-				 &req, &err),
-			 0);
-	assert_string_equal(req.domain, "crio-ns");
-	assert_int_equal(request("\"io.kubernetes.pod.namespace\":\"crio-ns\",\"samepage.io/domain\":\"team-a\"",
-				 &req, &err),
-			 0);
-	assert_string_equal(req.domain, "team-a");
-	assert_string_equal(req.domain_key, "samepage.io/domain");
 }
 
 static void expect_request_error(const char *annotations, const char *needle)
@@ -168,20 +146,22 @@ static void test_request_bad(void **unused)
 	expect_request_error("\"samepage.io/required\":\"1\"", "annotation `samepage.io/required`: invalid value `1`");
 }
 
-/* The domain is passed on as written: the domain policy's rule judges it
- * (test-policy.c), for the hook and `samepage enable --domain` alike. */
-static void test_request_domain_as_written(void **unused)
+/* An embedded NUL is kept: the value is what the JSON said, and a boolean
+ * that is "true" only up to the NUL is not true. */
+static void test_request_nul(void **unused)
 {
-	struct sp_request req;
+	static struct oci_state st;
 	sp_error_t err = NULL;
 
 	(void)unused;
-	assert_int_equal(request("\"samepage.io/domain\":\"Team_A\"", &req, &err), 0);
-	assert_string_equal(req.domain, "Team_A");
-	assert_string_equal(req.domain_key, "samepage.io/domain");
-	assert_int_equal(request("\"io.kubernetes.pod.namespace\":\"a/b\"", &req, &err), 0);
-	assert_string_equal(req.domain, "a/b");
-	assert_string_equal(req.domain_key, "io.kubernetes.pod.namespace");
+	assert_int_equal(parse("{\"id\":\"c1\",\"pid\":5,\"annotations\":{\"samepage.io/domain\":\"team-a\\u0000x\"}}",
+			       true, &st, &err), 0);
+	assert_int_equal(st.n_annotations, 1);
+	assert_int_equal(st.annotations[0].value_len, 8);
+	assert_string_equal(st.annotations[0].value, "team-a");
+	assert_memory_equal(st.annotations[0].value, "team-a\0x", 9);
+	oci_state_free(&st);
+	expect_request_error("\"samepage.io/merge\":\"true\\u0000x\"", "annotation `samepage.io/merge`: value contains a NUL byte");
 }
 
 static void expect_msg(sp_error_t err, const char *needle)
@@ -262,9 +242,8 @@ int main(void)
 		cmocka_unit_test(test_state_bad),
 		cmocka_unit_test(test_state_too_large),
 		cmocka_unit_test(test_request_defaults),
-		cmocka_unit_test(test_request_domain_precedence),
 		cmocka_unit_test(test_request_bad),
-		cmocka_unit_test(test_request_domain_as_written),
+		cmocka_unit_test(test_request_nul),
 		cmocka_unit_test(test_id_bounds),
 		cmocka_unit_test(test_status_and_merge),
 	};

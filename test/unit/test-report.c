@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "node/state.h"
 #include "node/report.h"
 
@@ -224,6 +225,48 @@ static void test_prometheus_long_id(void **state)
 	assert_non_null(strstr(text, "\nsamepage_ksmd_run 1\n"));
 }
 
+/* Self-opt-in in both formats: the figures and each process, named; both
+ * series left out (not 0) when /proc could not be scanned. */
+static void test_unattributed_formats(void **state)
+{
+	struct sp_unattributed_proc procs[1] = {
+		{ .p = { .pid = 77, .comm = "sleep", .merge_any = 1, .mergeable = -1, .merging_pages = 5 },
+		  .cgroup = "/sys/fs/cgroup/x", .container = NULL },
+	};
+	struct ksm_report r = { 0 };
+	_cleanup_free_ char *text = NULL, *text2 = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	json_object *u, *p;
+	sp_error_t err = NULL;
+	size_t len = 0;
+
+	(void)state;
+	strcpy(r.node.kernel, "6.18.0");
+	r.node.backend = "stock";
+	r.node.page_size = 4096;
+	r.unattributed = (struct sp_unattributed){ .node_pages = 50, .attributed_pages = 5, .pages = 45,
+						   .procs = procs, .n = 1 };
+	assert_int_equal(ksm_report_prometheus(&r, &text, &len, &err), 0);
+	assert_non_null(strstr(text, "\n# TYPE samepage_unattributed_pages gauge\nsamepage_unattributed_pages 45\n"));
+	assert_non_null(strstr(text, "\nsamepage_unattributed_processes 1\n"));
+
+	o = ksm_report_json(&r);
+	assert_true(json_object_object_get_ex(o, "unattributed", &u));
+	assert_int_equal(json_object_get_int(json_object_object_get(u, "pages")), 45);
+	assert_int_equal(json_object_get_int(json_object_object_get(u, "node_pages")), 50);
+	p = json_object_array_get_idx(json_object_object_get(u, "processes"), 0);
+	assert_int_equal(json_object_get_int(json_object_object_get(p, "pid")), 77);
+	assert_string_equal(json_object_get_string(json_object_object_get(p, "evidence")), "merge_any");
+	assert_true(json_object_get_boolean(json_object_object_get(p, "merge_any")));
+	assert_null(json_object_object_get(p, "mergeable"));
+	assert_null(json_object_object_get(p, "container"));
+	assert_string_equal(json_object_get_string(json_object_object_get(p, "cgroup")), "/sys/fs/cgroup/x");
+
+	r.unattributed_error = "open `/proc`: Permission denied";
+	assert_int_equal(ksm_report_prometheus(&r, &text2, &len, &err), 0);
+	assert_null(strstr(text2, "samepage_unattributed_"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -245,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_format_size),
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_prometheus_long_id),
+		cmocka_unit_test(test_unattributed_formats),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The anonymous pages of a running process, read from outside without
+ * stopping or tracing it: /proc/<pid>/maps for the private mappings,
+ * /proc/<pid>/pagemap for which pages are present, anonymous and in which
+ * physical frame, /proc/<pid>/mem for their contents.
+ *
+ * "Anonymous" is what KSM can merge: pages of private mappings that are not
+ * file pages (pagemap bit 61 clear), i.e. anonymous memory and the
+ * copy-on-write copies inside private file mappings.  Pages that map the
+ * shared zero page (read but never written) cost nothing and are left out,
+ * as are swapped-out pages (reading them would swap them in).
+ *
+ * Privileges: reading another user's /proc/<pid>/mem needs ptrace read
+ * access (CAP_SYS_PTRACE, or the same uid and a permissive Yama); pagemap
+ * shows frame numbers only to CAP_SYS_ADMIN (otherwise they read 0 and
+ * result.pfn_known is false).  The process keeps running: a page that
+ * changes while it is read is just one sample of it.
+ */
+#ifndef SP_ANON_SCAN_H
+#define SP_ANON_SCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "base/error.h"
+
+/* /proc/<pid>/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGEMAP_FILE_OR_SHARED (1ULL << 61)
+#define PAGEMAP_PFN_MASK ((1ULL << 55) - 1)
+
+/* A mapping line of /proc/<pid>/maps. */
+struct anon_vma {
+	uint64_t start, end;
+	bool private;
+	bool special;          /* [vdso], [vvar], [vsyscall]: the kernel's, not the process's */
+};
+
+/* Parse one maps line.  0 on success, -EINVAL when malformed. */
+int anon_maps_parse_line(const char *line, struct anon_vma *v);
+
+/* Whether a mapping can hold pages KSM merges (private, not special). */
+static inline bool anon_vma_eligible(const struct anon_vma *v)
+{
+	return v->private && !v->special && v->end > v->start;
+}
+
+/*
+ * Whether a pagemap entry is a present anonymous page worth reading; *pfn
+ * gets its frame (0 when the reader may not see frames).  zero_pfn is the
+ * frame of the shared zero page (0 when unknown).
+ */
+bool anon_pagemap_entry_wanted(uint64_t entry, uint64_t zero_pfn, uint64_t *pfn);
+
+/* The frame of the shared zero page as pagemap shows it to us; 0 when we
+ * may not see frames. */
+uint64_t anon_scan_zero_pfn(void);
+
+struct anon_scan_ops {
+	/* Before a page's content is read: false skips it (e.g. a frame that
+	 * was already counted).  NULL reads every page. */
+	bool (*want)(void *ctx, uint64_t pfn);
+	/* A page's content (page_size bytes).  A negative return stops the
+	 * scan and is returned by anon_scan_pid. */
+	int (*page)(void *ctx, uint64_t pfn, const void *data);
+};
+
+struct anon_scan_result {
+	uint64_t present;      /* present anonymous pages seen in pagemap */
+	uint64_t read;         /* of them read and handed to ops->page */
+	uint64_t unreadable;   /* vanished or unreadable while being read */
+	bool pfn_known;        /* pagemap showed frame numbers */
+};
+
+/*
+ * Walk pid's eligible mappings and hand every wanted page to ops.  -ESRCH
+ * (without a message) when the process is gone or has no mm, also when it
+ * exits in the middle: callers skip it.  Other errors name the file.
+ * result is filled as far as the scan got.
+ */
+int anon_scan_pid(pid_t pid, const struct anon_scan_ops *ops, void *ctx, struct anon_scan_result *result,
+		  sp_error_t *err);
+
+/* Run the caller at the lowest CPU priority (nice 19) and in the idle I/O
+ * class, so a scan yields to every workload on the node. */
+int anon_scan_be_polite(sp_error_t *err);
+
+#endif

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Tests of `samepage estimate`'s counting (node/estimate.h) on synthetic
+ * pages: frames counted once, zero pages, savings within domains and
+ * ignoring them, each container's share, sampling and its standard error,
+ * the page limit; and on real processes (host/anon-scan.h): pages a child
+ * shares with its parent after fork count once, a process that has exited
+ * is skipped.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/cleanup.h"
+#include "host/anon-scan.h"
+#include "node/estimate.h"
+
+static struct est_digest content(uint64_t n)
+{
+	uint64_t page[512] = { n + 1 };
+
+	return est_hash_page(page, sizeof(page));
+}
+
+static struct est_digest zero_content(void)
+{
+	static uint64_t page[512];
+
+	return est_hash_page(page, sizeof(page));
+}
+
+static size_t add(struct estimate *e, const char *id, const char *domain)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	size_t idx;
+
+	assert_int_equal(est_add_container(e, id, domain, &idx, &err), 0);
+	return idx;
+}
+
+static void finish(struct estimate *e)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+
+	assert_int_equal(est_finish(e, &err), 0);
+}
+
+static void test_frames_counted_once(void **state)
+{
+	struct estimate e;
+	struct est_digest d = content(1);
+	size_t a, b;
+
+	(void)state;
+	est_init(&e);
+	a = add(&e, "a", "team");
+	b = add(&e, "b", "team");
+	/* One frame mapped by two processes (fork, or merged by KSM). */
+	assert_int_equal(est_add_page(&e, a, 1000, &d), 1);
+	assert_int_equal(est_add_page(&e, b, 1000, &d), 0);
+	assert_int_equal(est_add_page(&e, a, 1000, &d), 0);
+	/* Another frame with the same content is a page KSM could save. */
+	assert_int_equal(est_add_page(&e, b, 1001, &d), 1);
+	finish(&e);
+	assert_int_equal(e.containers[a].f.anon_pages, 1);
+	assert_int_equal(e.containers[b].f.anon_pages, 1);
+	assert_int_equal(e.node.anon_pages, 2);
+	assert_true(fabs(e.node.saving_pages - 1) < 1e-9);
+	assert_true(fabs(e.containers[a].f.saving_pages - 0.5) < 1e-9);
+	assert_true(e.pfn_known);
+	est_free(&e);
+}
+
+static void test_zero_pages(void **state)
+{
+	struct estimate e;
+	struct est_digest z = zero_content(), d = content(7);
+	size_t a;
+	uint64_t pfn;
+
+	(void)state;
+	est_init(&e);
+	a = add(&e, "a", "team");
+	for (pfn = 1; pfn <= 10; pfn++)
+		assert_int_equal(est_add_page(&e, a, pfn, &z), 1);
+	assert_int_equal(est_add_page(&e, a, 11, &d), 1);
+	finish(&e);
+	assert_int_equal(e.node.anon_pages, 11);
+	assert_int_equal(e.node.zero_pages, 10);
+	assert_true(fabs(e.node.saving_pages - 9) < 1e-9);
+	assert_true(fabs(e.node.zero_saving_pages - 9) < 1e-9);
+	assert_true(fabs(e.domains[0].f.zero_saving_pages - 9) < 1e-9);
+	est_free(&e);
+}
+
+/*
+ * Domain A: a1 and a2; domain B: b1.  Content X: 2 pages in a1, 1 in a2,
+ * 3 in b1.  Content Y: 1 page in a2, 1 in b1.  Content Z: 1 page in b1.
+ * Within domains: A saves X 3-1 = 2; B saves X 3-1 = 2 (Y and Z once
+ * each): 4.  Ignoring domains: X 6-1 + Y 2-1 = 6.
+ */
+static void test_two_domains_vs_ignoring_them(void **state)
+{
+	struct estimate e;
+	struct est_digest x = content(1), y = content(2), z = content(3);
+	size_t a1, a2, b1;
+	uint64_t pfn = 1;
+
+	(void)state;
+	est_init(&e);
+	a1 = add(&e, "a1", "team-a");
+	b1 = add(&e, "b1", "team-b");
+	a2 = add(&e, "a2", "team-a");
+	est_add_page(&e, a1, pfn++, &x);
+	est_add_page(&e, a1, pfn++, &x);
+	est_add_page(&e, a2, pfn++, &x);
+	est_add_page(&e, a2, pfn++, &y);
+	est_add_page(&e, b1, pfn++, &x);
+	est_add_page(&e, b1, pfn++, &x);
+	est_add_page(&e, b1, pfn++, &x);
+	est_add_page(&e, b1, pfn++, &y);
+	est_add_page(&e, b1, pfn++, &z);
+	finish(&e);
+	assert_int_equal(e.n_domains, 2);
+	assert_string_equal(e.domains[0].name, "team-a");
+	assert_int_equal(e.domains[0].containers, 2);
+	assert_int_equal(e.domains[0].f.anon_pages, 4);
+	assert_true(fabs(e.domains[0].f.saving_pages - 2) < 1e-9);
+	assert_true(fabs(e.domains[1].f.saving_pages - 2) < 1e-9);
+	assert_true(fabs(e.node.saving_pages - 4) < 1e-9);
+	assert_true(fabs(e.node.saving_any_pages - 6) < 1e-9);
+	/* Shares: a1 holds 2 of A's 3 X pages: 2 * 2/3; a2 1 * 2/3. */
+	assert_true(fabs(e.containers[a1].f.saving_pages - 4.0 / 3) < 1e-9);
+	assert_true(fabs(e.containers[a2].f.saving_pages - 2.0 / 3) < 1e-9);
+	assert_true(fabs(e.containers[b1].f.saving_pages - 2) < 1e-9);
+	/* Shares ignoring domains add up to the node's figure. */
+	assert_true(fabs(e.containers[a1].f.saving_any_pages + e.containers[a2].f.saving_any_pages +
+			 e.containers[b1].f.saving_any_pages - 6) < 1e-9);
+	assert_true(e.node.saving_se == 0);
+	est_free(&e);
+}
+
+/* 40000 contents, content k in (k % 4) + 1 pages: 60000 pages saving. */
+static void fill_classes(struct estimate *e, size_t idx)
+{
+	uint64_t k, i, pfn = 1;
+
+	for (k = 0; k < 40000; k++) {
+		struct est_digest d = content(k);
+
+		for (i = 0; i <= k % 4; i++)
+			assert_true(est_add_page(e, idx, pfn++, &d) >= 0);
+	}
+}
+
+static void test_sampling(void **state)
+{
+	struct estimate e, again;
+	size_t a;
+
+	(void)state;
+	est_init(&e);
+	e.sample = 0.1;
+	a = add(&e, "a", "team");
+	fill_classes(&e, a);
+	finish(&e);
+	assert_int_equal(e.node.anon_pages, 100000);
+	/* About a tenth of the pages, whole classes at a time. */
+	assert_true(e.node.sampled_pages > 8000 && e.node.sampled_pages < 12000);
+	assert_true(e.node.saving_se > 0);
+	/* The truth (60000) within 4 standard errors, and the error is
+	 * what the binomial model says: about 1 % of the saving here. */
+	assert_true(fabs(e.node.saving_pages - 60000) < 4 * e.node.saving_se);
+	assert_true(e.node.saving_se < 0.05 * 60000);
+	/* Deterministic: the same pages give the same estimate. */
+	est_init(&again);
+	again.sample = 0.1;
+	a = add(&again, "a", "team");
+	fill_classes(&again, a);
+	finish(&again);
+	assert_true(again.node.saving_pages == e.node.saving_pages);
+	/* The table holds only the sample. */
+	assert_true(again.table_bytes_peak < e.table_bytes_peak + 1);
+	est_free(&e);
+	est_free(&again);
+}
+
+static void test_max_pages(void **state)
+{
+	struct estimate e;
+	struct est_digest d = content(1);
+	size_t a;
+
+	(void)state;
+	est_init(&e);
+	e.max_pages = 3;
+	a = add(&e, "a", "team");
+	assert_int_equal(est_add_page(&e, a, 1, &d), 1);
+	assert_int_equal(est_add_page(&e, a, 2, &d), 1);
+	assert_int_equal(est_add_page(&e, a, 3, &d), 1);
+	assert_int_equal(est_add_page(&e, a, 4, &d), -E2BIG);
+	assert_true(e.truncated);
+	finish(&e);
+	assert_int_equal(e.node.anon_pages, 3);
+	est_free(&e);
+}
+
+static void test_maps_and_pagemap_parsing(void **state)
+{
+	struct anon_vma v;
+	uint64_t pfn;
+
+	(void)state;
+	assert_int_equal(anon_maps_parse_line("7f00-7f10 rw-p 00000000 00:00 0 \n", &v), 0);
+	assert_true(v.start == 0x7f00 && v.end == 0x7f10 && anon_vma_eligible(&v));
+	assert_int_equal(anon_maps_parse_line("5600-5700 rw-p 00000000 00:00 0          [heap]\n", &v), 0);
+	assert_true(anon_vma_eligible(&v));
+	assert_int_equal(anon_maps_parse_line("7fff-8000 r--p 00000000 00:00 0     [vvar]\n", &v), 0);
+	assert_false(anon_vma_eligible(&v));
+	assert_int_equal(anon_maps_parse_line("7000-8000 rw-s 00000000 00:05 123  /dev/zero (deleted)\n", &v), 0);
+	assert_false(anon_vma_eligible(&v));
+	assert_int_equal(anon_maps_parse_line("garbage\n", &v), -EINVAL);
+
+	assert_true(anon_pagemap_entry_wanted(PAGEMAP_PRESENT | 1234, 99, &pfn));
+	assert_int_equal(pfn, 1234);
+	assert_false(anon_pagemap_entry_wanted(PAGEMAP_PRESENT | 99, 99, &pfn));          /* zero page */
+	assert_false(anon_pagemap_entry_wanted(PAGEMAP_PRESENT | PAGEMAP_FILE_OR_SHARED | 5, 0, &pfn));
+	assert_false(anon_pagemap_entry_wanted(PAGEMAP_SWAPPED | 5, 0, &pfn));
+	assert_false(anon_pagemap_entry_wanted(0, 0, &pfn));
+}
+
+#define REGION_PAGES 8192
+
+/* Fill distinct pages, fork a child that only sleeps, and scan both as
+ * one container: with frames visible the shared pages count once. */
+static void test_fork_shared_pages_counted_once(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct estimate self, both;
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, REGION_PAGES * (size_t)ps, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[2] = { getpid(), 0 };
+	size_t i, a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* frames are visible to CAP_SYS_ADMIN only */
+	assert_true(p != MAP_FAILED);
+	for (i = 0; i < REGION_PAGES; i++)
+		memset(p + i * (size_t)ps, (int)(i % 251) + 1, (size_t)ps);
+	pids[1] = fork();
+	assert_true(pids[1] >= 0);
+	if (pids[1] == 0) {
+		pause();
+		_exit(0);
+	}
+	est_init(&self);
+	a = add(&self, "self", "d");
+	assert_int_equal(est_scan_pids(&self, a, pids, 1, &err), 0);
+	finish(&self);
+	est_init(&both);
+	a = add(&both, "both", "d");
+	assert_int_equal(est_scan_pids(&both, a, pids, 2, &err), 0);
+	finish(&both);
+	kill(pids[1], SIGKILL);
+	waitpid(pids[1], NULL, 0);
+
+	print_message("self %lu pages, self+child %lu pages\n", (unsigned long)self.node.anon_pages, (unsigned long)both.node.anon_pages);
+	assert_true(self.pfn_known);
+	assert_true(self.node.anon_pages >= REGION_PAGES);
+	/* The child adds only the pages either wrote after fork (stack, the
+	 * heap of this scan); counted per process it would add the region. */
+	assert_true(both.node.anon_pages < self.node.anon_pages + REGION_PAGES / 4);
+	assert_int_equal(both.containers[0].processes, 2);
+	/* 251 distinct fillings in the region: all but 251 pages to save. */
+	assert_true(self.node.saving_pages >= REGION_PAGES - 251);
+	est_free(&self);
+	est_free(&both);
+	munmap(p, REGION_PAGES * (size_t)ps);
+}
+
+static void test_exited_process_is_skipped(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct estimate e;
+	pid_t pid = fork();
+	size_t a;
+
+	(void)state;
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0); /* reaped: the pid is gone */
+	est_init(&e);
+	a = add(&e, "gone", "d");
+	assert_int_equal(est_scan_pids(&e, a, &pid, 1, &err), 0);
+	assert_int_equal(e.containers[a].exited, 1);
+	assert_int_equal(e.containers[a].processes, 0);
+	finish(&e);
+	assert_int_equal(e.node.anon_pages, 0);
+	est_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frames_counted_once),
+		cmocka_unit_test(test_zero_pages),
+		cmocka_unit_test(test_two_domains_vs_ignoring_them),
+		cmocka_unit_test(test_sampling),
+		cmocka_unit_test(test_max_pages),
+		cmocka_unit_test(test_maps_and_pagemap_parsing),
+		cmocka_unit_test(test_fork_shared_pages_counted_once),
+		cmocka_unit_test(test_exited_process_is_skipped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
