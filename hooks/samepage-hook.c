@@ -21,6 +21,7 @@
 #include "base/fileio.h"
 #include "node/admit.h"
 #include "node/config.h"
+#include "node/confine-policy.h"
 #include "node/policy.h"
 #include "oci/oci.h"
 
@@ -156,6 +157,12 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	/* Before any tenant input is read.  A failure warns: confinement
+	 * must not refuse containers on a kernel without seccomp. */
+	if (sp_confine_hook(o.create, &err) < 0) {
+		report(LOG_WARNING, "warning: %s: %s", o.stage_name, sp_error_msg(err));
+		sp_error_free(&err);
+	}
 
 	ret = read_fd_bounded(STDIN_FILENO, OCI_STATE_MAX, "OCI state on stdin", &input, &len, &err);
 	if (ret == 0)
