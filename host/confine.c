@@ -73,7 +73,7 @@ int confine_apply(const struct confine_policy *p, sp_error_t *err)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		r = sp_error_set(err, errno, "set no_new_privs");
-	else if ((r = confine_caps(p, err)) == 0)
+	else if ((r = confine_caps(p, err)) == 0 && p->n_lists > 0)
 		r = confine_seccomp(p, err);
 	if (r < 0)
 		sp_error_wrap(err, "confine %s", p->name);

@@ -36,7 +36,7 @@ struct confine_policy {
 	const int *caps;                  /* CAP_* kept; the rest dropped */
 	size_t n_caps;
 	const struct confine_syscall *const *lists; /* NULL-name-terminated lists */
-	size_t n_lists;
+	size_t n_lists;                   /* 0: no seccomp filter at all */
 };
 
 /* Apply p to the calling process (all of it: call before threads exist).

@@ -74,8 +74,11 @@ const struct confine_policy sp_policy_hook_poststop = {
 	.name = "hook poststop", .caps = NULL, .n_caps = 0, .lists = lists_base, .n_lists = 1,
 };
 
+/* No seccomp filter for enable: the kernel refuses PTRACE_SECCOMP_GET_FILTER
+ * (the check of a process's own filter before injecting) to a tracer that
+ * runs under seccomp itself. */
 const struct confine_policy sp_policy_enable = {
-	.name = "enable", .caps = caps_enable, .n_caps = 3, .lists = lists_ptrace, .n_lists = 2,
+	.name = "enable", .caps = caps_enable, .n_caps = 3, .lists = NULL, .n_lists = 0,
 };
 
 const struct confine_policy sp_policy_governor = {
