@@ -28,23 +28,31 @@ hook_pid_for_state_dir() {
 	return 1
 }
 
-@test "confine: the createRuntime hook runs with no_new_privs, two capabilities and a seccomp filter" {
-	requires prctl_ksm
-	local b pid st
-	b=$(make_bundle conf samepage.io/merge=true)
+# hook_status_while_locked CMD...: hold the state lock, run CMD in the
+# background, and print the status of the hook process it starts while the
+# hook waits for the lock; then let go and wait for CMD.
+hook_status_while_locked() {
+	local pid st cmd_pid
 	mkdir -p "$STATE_DIR"
-	# Hold the state lock so the hook waits at a known point.
 	flock --no-fork "$STATE_DIR/lock" sleep 60 &
 	LOCK_PID=$!
 	sleep 0.2
-	start_container conf "$b" &
-	local starter=$!
+	"$@" > /dev/null &
+	cmd_pid=$!
 	pid=$(hook_pid_for_state_dir) || fail "no hook process seen"
 	st=$(cat "/proc/$pid/status")
 	kill "$LOCK_PID"
 	LOCK_PID=
-	wait "$starter" || true
+	wait "$cmd_pid" || true
 	echo "$st" | grep -E '^(CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs|Seccomp):' >&2
+	echo "$st"
+}
+
+@test "confine: the createRuntime hook runs with no_new_privs, two capabilities and a seccomp filter" {
+	requires prctl_ksm
+	local b pid st
+	b=$(make_bundle conf samepage.io/merge=true)
+	st=$(hook_status_while_locked start_container conf "$b")
 	echo "$st" | grep -qx $'NoNewPrivs:\t1' || fail "no_new_privs not set"
 	echo "$st" | grep -qx $'Seccomp:\t2' || fail "no seccomp filter"
 	# CAP_KILL (5) and CAP_SYS_PTRACE (19).
@@ -62,17 +70,7 @@ hook_pid_for_state_dir() {
 	b=$(make_bundle post samepage.io/merge=true)
 	start_container post "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
-	flock --no-fork "$STATE_DIR/lock" sleep 60 &
-	LOCK_PID=$!
-	sleep 0.2
-	rt delete -f post >/dev/null 2>&1 &
-	local deleter=$!
-	pid=$(hook_pid_for_state_dir) || fail "no poststop hook process seen"
-	st=$(cat "/proc/$pid/status")
-	kill "$LOCK_PID"
-	LOCK_PID=
-	wait "$deleter" || true
-	echo "$st" | grep -E '^(CapEff|NoNewPrivs|Seccomp):' >&2
+	st=$(hook_status_while_locked rt delete -f post)
 	echo "$st" | grep -qx $'NoNewPrivs:\t1' || fail "no_new_privs not set"
 	echo "$st" | grep -qx $'Seccomp:\t2' || fail "no seccomp filter"
 	echo "$st" | grep -qx $'CapEff:\t0000000000000000' || fail "CapEff: $(echo "$st" | grep CapEff)"
