@@ -32,14 +32,16 @@ stuck_bin() {
 }
 
 # start_stuck MODE: start the workload, wait for "ready" and for the
-# process to sit in the kernel (state D); sets STUCK.
+# process to sit in the kernel (state D for vfork; the user-notification
+# wait only turns killable, D, once something wakes it); sets STUCK.
 start_stuck() {
-	local out=$BATS_TEST_TMPDIR/stuck-$1.out i
+	local out=$BATS_TEST_TMPDIR/stuck-$1.out i want=D
+	[ "$1" = vfork ] || want='[SD]'
 	"$(stuck_bin)" "$1" > "$out" 2>&1 &
 	STUCK=$!
 	STUCK_PIDS+=("$STUCK")
 	for i in $(seq 1 100); do
-		grep -q ready "$out" && awk '/^State:/ {print $2}' "/proc/$STUCK/status" | grep -q D && return 0
+		grep -q ready "$out" && awk '/^State:/ {print $2}' "/proc/$STUCK/status" | grep -q "$want" && return 0
 		sleep 0.05
 	done
 	fail "stuck $1 not ready: $(cat "$out"); $(grep State /proc/$STUCK/status)"
