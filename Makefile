@@ -20,7 +20,8 @@ SP_CFLAGS := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
 	-DSAMEPAGE_VERSION='"$(VERSION)"' -I.
 SP_LDFLAGS := -pie -Wl,-z,relro,-z,now
-LIBS := -ljson-c
+# libcap and libseccomp confine every program (host/confine.c).
+LIBS := -ljson-c -lseccomp -lcap
 # `samepage estimate` hashes pages with xxHash: only build/samepage and the
 # unit tests that need it link it, never the static hook.
 ESTIMATE_LIBS := -lxxhash -lm

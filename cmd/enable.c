@@ -19,6 +19,8 @@
 #include "node/admit.h"
 #include "node/config.h"
 #include "node/domain.h"
+#include "node/confine-policy.h"
+#include "node/policy.h"
 #include "cmd/verbs.h"
 
 struct enable_opts {
@@ -160,6 +162,10 @@ int verb_enable(int argc, char **argv, const struct sp_global_opts *g)
 	ret = parse_opts(argc, argv, &o);
 	if (ret >= 0)
 		goto out;
+	if (confine_apply(&sp_policy_enable, &err) < 0) {
+		fprintf(stderr, "samepage: warning: %s: %s\n", o.verb, sp_error_msg(err));
+		sp_error_free(&err);
+	}
 	name = sp_workload_name(&o.w);
 	if (!name) {
 		sp_cli_error("%s: out of memory", o.verb);

@@ -23,6 +23,7 @@
 #include "base/cleanup.h"
 #include "base/fileio.h"
 #include "node/config.h"
+#include "node/confine-policy.h"
 #include "node/ksmd-gov.h"
 #include "node/state.h"
 #include "cmd/verbs.h"
@@ -225,6 +226,10 @@ int verb_governor(int argc, char **argv, const struct sp_global_opts *g)
 		}
 		openlog("samepage-governor", LOG_PID, LOG_DAEMON);
 		use_syslog = true;
+	}
+	if (confine_apply(&sp_policy_governor, &err) < 0) {
+		gov_log(LOG_WARNING, "%s", sp_error_msg(err));
+		sp_error_free(&err);
 	}
 	gov_log(LOG_INFO, "watching %s (budget %.0f%% of a core over %u s, ksmd pid %d)", gv.state_dir,
 		cfg.governor.cpu_budget * 100, cfg.governor.window_secs, (int)gv.ksmd_pid);

@@ -22,6 +22,7 @@
 #include "node/admit.h"
 #include "node/config.h"
 #include "node/domain.h"
+#include "node/confine-policy.h"
 #include "node/policy.h"
 #include "oci/oci.h"
 
@@ -211,6 +212,12 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	/* Before any tenant input is read.  A failure warns: confinement
+	 * must not refuse containers on a kernel without seccomp. */
+	if (sp_confine_hook(o.create, &err) < 0) {
+		report(LOG_WARNING, "warning: %s: %s", o.stage_name, sp_error_msg(err));
+		sp_error_free(&err);
+	}
 
 	ret = read_fd_bounded(STDIN_FILENO, OCI_STATE_MAX, "OCI state on stdin", &input, &len, &err);
 	if (ret == 0)

@@ -9,13 +9,19 @@
  * exit stops), put the saved registers back with the syscall-restart
  * processing the detour made the kernel skip, and detach.
  *
- * No signal handler may run on the doctored registers.  The tracee's signal
- * mask is set to block everything for the detour (PTRACE_SETSIGMASK), so
- * signals that arrive meanwhile stay pending, with their siginfo, and are
- * delivered as soon as it is detached.  What cannot be blocked (SIGSTOP, a
- * fault) and reaches a signal-delivery-stop then is suppressed and re-sent.
- * Seizing, stopping, stepping and releasing are host/ptrace.c's; this file
- * adds the registers and the syscall instruction.
+ * No signal handler may run on the doctored registers, and the tracee's
+ * signal mask is never touched: while it is traced every signal it gets
+ * first stops it in a signal-delivery-stop, where host/ptrace.c holds it
+ * (suppresses it) and re-sends it after the detach.  So a tracer killed at
+ * any instant leaves the mask as it was.  What a killed tracer can leave
+ * is our registers (between setting them and putting them back, a few
+ * hundred microseconds): the hook seizes a container's init with
+ * exit_kill, so the init dies with us and the container fails cleanly;
+ * `samepage enable` cannot kill an arbitrary process and keeps that window
+ * as short as it can (docs/hardening.md).  Every wait has a deadline
+ * (inject_opts.timeout_ms).  Seizing, stopping, stepping and releasing are
+ * host/ptrace.c's; this file adds the registers and the syscall
+ * instruction.
  *
  * Messages name the failed step only; the one public entry adds "inject
  * prctl into pid N" in front.
@@ -276,17 +282,16 @@ static int run_syscall(struct injection *in, long nr, const unsigned long args[5
 	r = get_regs(in->t.pid, &in->saved, "at interrupt stop", err);
 	if (r < 0)
 		return r;
-	r = tracee_block_signals(&in->t, err);
-	if (r < 0)
-		return r;
 	r = find_syscall_insn(in->t.pid, &in->saved, &insn, err);
 	if (r < 0)
 		return r;
 
-	/* A pending signal that cannot be blocked (SIGSTOP) makes a long
-	 * syscall give up with a restart code (prctl(PR_SET_MEMORY_MERGE, 0)
-	 * unmerging pages does), which the kernel would turn into a re-issue
-	 * after the signal.  We re-issue it ourselves, holding the signal. */
+	/* A signal arriving during the syscall makes a long one give up with
+	 * a restart code (prctl(PR_SET_MEMORY_MERGE, 0) unmerging pages does),
+	 * which the kernel would turn into a re-issue after the signal.  We
+	 * re-issue it ourselves: the signal's delivery stop comes first and
+	 * host/ptrace.c holds it, then our registers (orig_rax -1 on x86_64)
+	 * leave the kernel no restart to do. */
 	for (attempt = 0; attempt < RESTART_ATTEMPTS; attempt++) {
 		r = syscall_once(in, insn, nr, args, retval, err);
 		if (r < 0)
@@ -303,7 +308,7 @@ static int run_syscall(struct injection *in, long nr, const unsigned long args[5
 	if (r < 0)
 		return sp_error_set(err, -r, "restore registers");
 	in->regs_changed = false;
-	return tracee_restore_mask(&in->t, err);
+	return 0;
 }
 
 /* tracee_release's undo step: put the saved registers back if ours are
@@ -322,18 +327,24 @@ static void undo_regs(struct tracee *t, void *arg)
 		in->regs_changed = false;
 }
 
-static int inject_prctl(int pidfd, pid_t pid, bool on, struct inject_result *result, sp_error_t *err)
+static int inject_prctl(int pidfd, pid_t pid, bool on, const struct inject_opts *opts, struct inject_result *result,
+			sp_error_t *err)
 {
+	struct tracee_opts to = { .pidfd = pidfd, .timeout_ms = opts->timeout_ms, .exit_kill = opts->exit_kill };
 	struct injection in = { 0 };
 	const unsigned long args[5] = { PR_SET_MEMORY_MERGE, on ? 1 : 0, 0, 0, 0 };
 	long retval = 0;
 	bool restarted = false;
 	int r;
 
-	r = tracee_seize(&in.t, pid, pidfd, err);
+	r = tracee_seize(&in.t, pid, &to, err);
 	if (r == 0)
 		r = run_syscall(&in, arch_nr_prctl, args, &retval, &restarted, err);
 	tracee_release(&in.t, undo_regs, &in);
+	if (r < 0 && in.t.left_attached)
+		sp_error_wrap(err, "%s; it stays attached until this process exits%s",
+			      in.regs_changed ? "its registers could not be put back" : "nothing was changed in it",
+			      opts->exit_kill ? ", which kills it" : "");
 
 	if (result) {
 		result->retval = retval;
@@ -349,11 +360,19 @@ static int inject_prctl(int pidfd, pid_t pid, bool on, struct inject_result *res
 
 int inject_prctl_memory_merge(int pidfd, pid_t pid, bool on, struct inject_result *result, sp_error_t *err)
 {
+	static const struct inject_opts defaults = { 0 };
+
+	return inject_prctl_memory_merge_opts(pidfd, pid, on, &defaults, result, err);
+}
+
+int inject_prctl_memory_merge_opts(int pidfd, pid_t pid, bool on, const struct inject_opts *opts,
+				   struct inject_result *result, sp_error_t *err)
+{
 	int r;
 
 	if (result)
 		*result = (struct inject_result) { 0 };
-	r = inject_prctl(pidfd, pid, on, result, err);
+	r = inject_prctl(pidfd, pid, on, opts, result, err);
 	if (r < 0)
 		sp_error_wrap(err, "inject prctl into pid %d", (int)pid);
 	return r;

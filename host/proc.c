@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,9 +111,13 @@ int pidfd_open_pid(pid_t pid, sp_error_t *err)
 	return fd;
 }
 
+/* A pidfd polls readable once its process has exited; unlike
+ * pidfd_send_signal(0) this needs no CAP_KILL. */
 bool pidfd_alive(int pidfd)
 {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
 }
 
 int proc_confirm_container_init(pid_t pid, pid_t runtime_pid, unsigned long long *start_time, sp_error_t *err)

@@ -30,7 +30,8 @@ bool proc_alive(pid_t pid, unsigned long long start_time);
 /* Compare pid's pid namespace with ours (inode of /proc/<pid>/ns/pid). */
 int proc_same_pidns(pid_t pid, bool *same, sp_error_t *err);
 
-/* pidfd_open(2) and a liveness probe (pidfd_send_signal with signal 0). */
+/* pidfd_open(2) and a liveness probe (poll: no CAP_KILL needed; a zombie
+ * counts as exited). */
 int pidfd_open_pid(pid_t pid, sp_error_t *err);
 bool pidfd_alive(int pidfd);
 

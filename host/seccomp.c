@@ -394,7 +394,7 @@ static int filters_of_stopped(pid_t pid, struct seccomp_filters *f, sp_error_t *
 	struct tracee t;
 	int ret;
 
-	ret = tracee_seize(&t, pid, -1, err);
+	ret = tracee_seize(&t, pid, NULL, err);
 	if (ret == 0)
 		ret = tracee_interrupt(&t, err);
 	if (ret < 0)

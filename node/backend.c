@@ -61,6 +61,10 @@ static int enable_native(pid_t pid, bool on, struct ksm_enabled *out, sp_error_t
 int ksm_container_init_enable(pid_t pid, pid_t runtime_pid, bool on, struct ksm_enabled *out, sp_error_t *err)
 {
 	_cleanup_close_ int pidfd = -EBADF;
+	/* exit_kill: should the hook die holding the init (its registers ours
+	 * for a few hundred microseconds), the init dies too and the container
+	 * fails to start, rather than running on with doctored registers. */
+	static const struct inject_opts init_opts = { .exit_kill = true };
 	struct inject_result res;
 
 	memset(out, 0, sizeof(*out));
@@ -70,7 +74,7 @@ int ksm_container_init_enable(pid_t pid, pid_t runtime_pid, bool on, struct ksm_
 		return pidfd;
 	if (out->backend == KSM_BACKEND_NATIVE)
 		return enable_native(pid, on, out, err);
-	return inject_prctl_memory_merge(pidfd, pid, on, &res, err);
+	return inject_prctl_memory_merge_opts(pidfd, pid, on, &init_opts, &res, err);
 }
 
 int ksm_target_pids(const struct ksm_target *t, struct pid_list *l, sp_error_t *err)
