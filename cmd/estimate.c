@@ -27,6 +27,7 @@
 #include "oci/runtime.h"
 #include "cgroupfs/cgroup.h"
 #include "host/anon-scan.h"
+#include "host/ksm.h"
 #include "host/proc.h"
 #include "node/config.h"
 #include "node/estimate.h"
@@ -623,8 +624,14 @@ static void save_result(const struct estimate *e, const struct sp_global_opts *g
 {
 	_cleanup_(est_record_free) struct est_record r = { 0 };
 	_cleanup_error_ sp_error_t err = NULL;
+	uint64_t shared = 0, sharing = 0;
+	double frac;
 
-	if (est_record_from(e, ps, (int64_t)time(NULL), &r, &err) < 0 ||
+	/* Absent counters (no KSM) mean nothing is merged. */
+	if (ksm_knob_read_u64("pages_shared", &shared, NULL) < 0 || ksm_knob_read_u64("pages_sharing", &sharing, NULL) < 0)
+		shared = sharing = 0;
+	frac = shared + sharing ? (double)sharing / (double)(shared + sharing) : 0;
+	if (est_record_from(e, ps, frac, (int64_t)time(NULL), &r, &err) < 0 ||
 	    est_record_save(sp_state_dir(g->state_dir), &r, &err) < 0) {
 		if (!quiet)
 			fprintf(stderr, "samepage: warning: estimate: %s\n", sp_error_msg(err));

@@ -22,15 +22,22 @@ static int64_t round_bytes(double pages, long ps)
 	return (int64_t)(b < 0 ? b - 0.5 : b + 0.5);
 }
 
-static void figures_from(const struct est_figures *f, long ps, struct est_record_figures *o)
+int64_t est_ksm_saved_bytes(const struct ksm_group_stat *s, double sharing, long page_size)
 {
-	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps);
-	o->achievable_bytes = round_bytes(f->saving_pages, ps);
-	o->achievable_stderr_bytes = round_bytes(f->saving_se, ps);
-	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps);
+	return round_bytes((double)s->merging_pages * sharing + (double)s->zero_pages, page_size);
 }
 
-int est_record_from(const struct estimate *e, long page_size, int64_t now, struct est_record *r, sp_error_t *err)
+static void figures_from(const struct est_figures *f, long ps, double sharing, struct est_record_figures *o)
+{
+	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps);
+	o->saved_at_scan_bytes = est_ksm_saved_bytes(&f->ksm_now, sharing, ps);
+	o->achievable_bytes = round_bytes(f->saving_pages, ps) + o->saved_at_scan_bytes;
+	o->achievable_stderr_bytes = round_bytes(f->saving_se, ps);
+	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + o->saved_at_scan_bytes;
+}
+
+int est_record_from(const struct estimate *e, long page_size, double sharing, int64_t now, struct est_record *r,
+		    sp_error_t *err)
 {
 	size_t i;
 
@@ -40,14 +47,14 @@ int est_record_from(const struct estimate *e, long page_size, int64_t now, struc
 	r->complete = !e->truncated;
 	r->frames_known = e->pfn_known;
 	r->containers = e->n_containers;
-	figures_from(&e->node, page_size, &r->node);
+	figures_from(&e->node, page_size, sharing, &r->node);
 	if (e->n_domains && !(r->domains = calloc(e->n_domains, sizeof(*r->domains))))
 		return sp_error_set(err, ENOMEM, "estimate record");
 	for (i = 0; i < e->n_domains; i++, r->n_domains++) {
 		if (!(r->domains[i].domain = strdup(e->domains[i].name)))
 			return sp_error_set(err, ENOMEM, "estimate record");
 		r->domains[i].containers = e->domains[i].containers;
-		figures_from(&e->domains[i].f, page_size, &r->domains[i].f);
+		figures_from(&e->domains[i].f, page_size, sharing, &r->domains[i].f);
 	}
 	return 0;
 }
@@ -57,6 +64,7 @@ static void json_figures(json_object *o, const struct est_record_figures *f)
 	json_object_object_add(o, "anon_bytes", json_object_new_int64(f->anon_bytes));
 	json_object_object_add(o, "achievable_bytes", json_object_new_int64(f->achievable_bytes));
 	json_object_object_add(o, "achievable_stderr_bytes", json_object_new_int64(f->achievable_stderr_bytes));
+	json_object_object_add(o, "saved_at_scan_bytes", json_object_new_int64(f->saved_at_scan_bytes));
 	json_object_object_add(o, "achievable_ignoring_domains_bytes", json_object_new_int64(f->achievable_any_bytes));
 }
 
@@ -125,6 +133,7 @@ static int parse_figures(json_object *o, const char *what, struct est_record_fig
 	if (get_int(o, "anon_bytes", what, &f->anon_bytes, err) < 0 ||
 	    get_int(o, "achievable_bytes", what, &f->achievable_bytes, err) < 0 ||
 	    get_int(o, "achievable_stderr_bytes", what, &f->achievable_stderr_bytes, err) < 0 ||
+	    get_int(o, "saved_at_scan_bytes", what, &f->saved_at_scan_bytes, err) < 0 ||
 	    get_int(o, "achievable_ignoring_domains_bytes", what, &f->achievable_any_bytes, err) < 0)
 		return -EINVAL;
 	return 0;

@@ -21,10 +21,13 @@
 
 #define EST_RECORD_FILE "estimate.json"
 
-/* Figures in bytes (savings estimated, rounded). */
+/* Figures in bytes (savings estimated, rounded).  The scan counts a page
+ * KSM already merged once, so what it finds left to save is only the rest:
+ * achievable is that rest plus what KSM saved already when it ran. */
 struct est_record_figures {
 	int64_t anon_bytes;
-	int64_t achievable_bytes;       /* within the domain (estimate's saving) */
+	int64_t achievable_bytes;       /* within the domain: left to save + saved_at_scan */
+	int64_t saved_at_scan_bytes;    /* what KSM saved already (est_ksm_saved_bytes) */
 	int64_t achievable_stderr_bytes;
 	int64_t achievable_any_bytes;   /* if domains were ignored */
 };
@@ -46,8 +49,17 @@ struct est_record {
 	size_t n_domains;
 };
 
-/* The record of a finished estimate e, taken at time now. */
-int est_record_from(const struct estimate *e, long page_size, int64_t now, struct est_record *r, sp_error_t *err);
+/* What KSM saves for a group of processes: its zero pages, plus its
+ * merging pages less its part of the KSM pages they map (the node's
+ * pages_shared apportioned by merging pages: exact when one domain merges,
+ * as under exclusive).  sharing = pages_sharing / (pages_shared +
+ * pages_sharing) of the node, 0 when nothing is merged. */
+int64_t est_ksm_saved_bytes(const struct ksm_group_stat *s, double sharing, long page_size);
+
+/* The record of a finished estimate e, taken at time now; sharing as for
+ * est_ksm_saved_bytes() when e was scanned. */
+int est_record_from(const struct estimate *e, long page_size, double sharing, int64_t now, struct est_record *r,
+		    sp_error_t *err);
 
 /* The record as the JSON document of the file; NULL when out of memory. */
 json_object *est_record_json(const struct est_record *r);

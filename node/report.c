@@ -444,7 +444,7 @@ int64_t ksm_report_saved_bytes(const struct ksm_report *r, const struct ksm_grou
 			(double)(n->pages_sharing > 0 ? n->pages_sharing : 0);
 	double sharing = mapped > 0 ? (double)n->pages_sharing / mapped : 0;
 
-	return (int64_t)(((double)s->merging_pages * sharing + (double)s->zero_pages) * (double)n->page_size + 0.5);
+	return est_ksm_saved_bytes(s, sharing, n->page_size);
 }
 
 bool ksm_report_estimate_pair(const struct ksm_report *r, const char *domain, int64_t *saved, int64_t *achievable)

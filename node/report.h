@@ -106,9 +106,7 @@ void ksm_report_free(struct ksm_report *r);
 void ksm_report_add_estimate(struct ksm_report *r, const char *state_dir);
 
 /* What KSM saves now for a group, comparable with the estimate's
- * achievable saving: its zero pages, plus its merging pages less its part
- * of the KSM pages they map (the node's pages_shared, apportioned by
- * merging pages: exact when one domain merges, as under exclusive). */
+ * achievable saving: est_ksm_saved_bytes() with the node's counters. */
 int64_t ksm_report_saved_bytes(const struct ksm_report *r, const struct ksm_group_stat *s);
 
 /* The estimate's figures beside the saving now: saved and achievable
