@@ -29,8 +29,8 @@ int64_t est_ksm_saved_bytes(const struct ksm_group_stat *s, double sharing, long
 
 static void figures_from(const struct est_figures *f, long ps, double sharing, struct est_record_figures *o)
 {
-	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps);
 	o->saved_at_scan_bytes = est_ksm_saved_bytes(&f->ksm_now, sharing, ps);
+	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps) + o->saved_at_scan_bytes;
 	o->achievable_bytes = round_bytes(f->saving_pages, ps) + o->saved_at_scan_bytes;
 	o->achievable_stderr_bytes = round_bytes(f->saving_se, ps);
 	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + o->saved_at_scan_bytes;

@@ -25,7 +25,7 @@
  * KSM already merged once, so what it finds left to save is only the rest:
  * achievable is that rest plus what KSM saved already when it ran. */
 struct est_record_figures {
-	int64_t anon_bytes;
+	int64_t anon_bytes;             /* as if nothing were merged: scanned + saved_at_scan */
 	int64_t achievable_bytes;       /* within the domain: left to save + saved_at_scan */
 	int64_t saved_at_scan_bytes;    /* what KSM saved already (est_ksm_saved_bytes) */
 	int64_t achievable_stderr_bytes;
