@@ -61,8 +61,8 @@ wl_bundle() {
 			{destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "size=16m"]}
 		] |
 		.hooks = {
-			createRuntime: [{path: $hook, args: ["samepage-hook", "--state-dir", $state, "--config", $conf, "createRuntime"], timeout: 10}],
-			poststop: [{path: $hook, args: ["samepage-hook", "--state-dir", $state, "--config", $conf, "poststop"], timeout: 10}]
+			createRuntime: [{path: $hook, args: ["samepage-hook", "--state-dir", $state, "--config", $conf, "createRuntime"], timeout: 30}],
+			poststop: [{path: $hook, args: ["samepage-hook", "--state-dir", $state, "--config", $conf, "poststop"], timeout: 30}]
 		}' "$dir/config.json" > "$dir/config.json.new"
 	mv "$dir/config.json.new" "$dir/config.json"
 }
