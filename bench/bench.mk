@@ -26,3 +26,12 @@ $(B)/bench/converge-watch: bench/converge.d/watch.c
 
 bench-converge: all $(B)/bench/converge-watch $(B)/test/fillmem
 	bench/converge
+
+# make bench-workloads   4 runc containers each of independent CPython,
+#                        pre-forked CPython workers and Node.js (host
+#                        interpreters bind-mounted): the estimate before,
+#                        what KSM freed with the governor, the ratio
+#                        (target >= 0.95), t95 and ksmd CPU.
+.PHONY: bench-workloads
+bench-workloads: all
+	bench/workloads

@@ -27,9 +27,11 @@
 #include "oci/runtime.h"
 #include "cgroupfs/cgroup.h"
 #include "host/anon-scan.h"
+#include "host/ksm.h"
 #include "host/proc.h"
 #include "node/config.h"
 #include "node/estimate.h"
+#include "node/estimate-record.h"
 #include "host/sample.h"
 #include "cgroupfs/figures.h"
 #include "node/report.h"
@@ -60,7 +62,10 @@ static void estimate_usage(FILE *f)
 		"  -m, --max-pages N     stop after reading N pages (the result says it is partial)\n"
 		"  -r, --runtime-root D  a runtime state root to list (repeatable; replaces the defaults)\n"
 		"  -q, --quiet           no progress on stderr\n"
+		"  -n, --no-save         do not keep the result for status, metrics and doctor\n"
 		"  -h, --help            show this help\n"
+		"\nThe node-wide and per-domain result is kept in the state dir (estimate.json):\n"
+		"status and metrics show it beside what KSM saves now, doctor says where KSM pays.\n"
 		"\nCost: every page is read once at nice 19 in the idle I/O class; memory is at\n"
 		"most %d bytes per page read (digest table and frame set; less with --sample).\n"
 		"Needs root: CAP_SYS_PTRACE to read /proc/<pid>/mem of other users' processes,\n"
@@ -452,7 +457,7 @@ static json_object *json_estimate(const struct estimate *e, long ps)
 }
 
 struct estimate_opts {
-	bool json, quiet;
+	bool json, quiet, no_save;
 	char *domain;               /* full form: local/X for --domain X */
 	char **roots;               /* --runtime-root, or the defaults */
 	size_t n_roots;
@@ -542,19 +547,23 @@ static int parse_opts(int argc, char **argv, struct estimate_opts *o, struct est
 		{ "cgroup", required_argument, NULL, 'g' }, { "pid", required_argument, NULL, 'p' },
 		{ "sample", required_argument, NULL, 's' }, { "max-pages", required_argument, NULL, 'm' },
 		{ "runtime-root", required_argument, NULL, 'r' }, { "quiet", no_argument, NULL, 'q' },
+		{ "no-save", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	long v;
 	char *end;
 	int c, ret = 0;
 
-	while (ret == 0 && (c = getopt_long(argc, argv, "+jd:g:p:s:m:r:qh", longopts, NULL)) != -1) {
+	while (ret == 0 && (c = getopt_long(argc, argv, "+jd:g:p:s:m:r:qnh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'n':
+			o->no_save = true;
 			break;
 		case 'd': {
 			_cleanup_error_ sp_error_t derr = NULL;
@@ -609,6 +618,26 @@ static void opts_free(struct estimate_opts *o)
 	free(o->pids);
 }
 
+/* Keep the result for status, metrics and doctor (node/estimate-record.h).
+ * A reader-only run (no write access to the state dir) still prints. */
+static void save_result(const struct estimate *e, const struct sp_global_opts *g, long ps, bool quiet)
+{
+	_cleanup_(est_record_free) struct est_record r = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	uint64_t shared = 0, sharing = 0;
+	double frac;
+
+	/* Absent counters (no KSM) mean nothing is merged. */
+	if (ksm_knob_read_u64("pages_shared", &shared, NULL) < 0 || ksm_knob_read_u64("pages_sharing", &sharing, NULL) < 0)
+		shared = sharing = 0;
+	frac = shared + sharing ? (double)sharing / (double)(shared + sharing) : 0;
+	if (est_record_from(e, ps, frac, (int64_t)time(NULL), &r, &err) < 0 ||
+	    est_record_save(sp_state_dir(g->state_dir), &r, &err) < 0) {
+		if (!quiet)
+			fprintf(stderr, "samepage: warning: estimate: %s\n", sp_error_msg(err));
+	}
+}
+
 static int run_estimate(const struct estimate_opts *o, const struct sp_global_opts *g, struct estimate *e)
 {
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
@@ -636,6 +665,8 @@ static int run_estimate(const struct estimate_opts *o, const struct sp_global_op
 		sp_cli_error("estimate: %s", sp_error_msg(err));
 		return 1;
 	}
+	if (!o->no_save)
+		save_result(e, g, ps, o->quiet);
 	if (o->json) {
 		_cleanup_(json_object_putp) json_object *j = json_estimate(e, ps);
 

@@ -66,6 +66,7 @@ int verb_metrics(int argc, char **argv, const struct sp_global_opts *g)
 		sp_cli_error("metrics: %s", sp_error_msg(err));
 		return 1;
 	}
+	ksm_report_add_estimate(&r, sp_state_dir(g->state_dir));
 	if (ksm_report_prometheus(&r, &buf, &len, &err) < 0) {
 		sp_cli_error("metrics: %s", sp_error_msg(err));
 		return 1;

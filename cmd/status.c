@@ -187,6 +187,44 @@ static void print_unattributed(const struct ksm_report *r, FILE *f)
 	}
 }
 
+/* The last `samepage estimate` beside what KSM saves now. */
+static void print_estimate(const struct ksm_report *r, FILE *f)
+{
+	struct table t = { .ncols = 4, .left = 1 };
+	static const char *const head[] = { "DOMAIN", "SAVED", "ACHIEVABLE", "SAVED/ACHIEVABLE" };
+	char sv[32], ac[32], q[32];
+	int64_t saved, achievable;
+	size_t i;
+
+	if (r->estimate_error) {
+		fprintf(f, "\nEstimate: cannot read the last one: %s\n", r->estimate_error);
+		return;
+	}
+	if (!r->has_estimate) {
+		fputs("\nEstimate: none yet (`samepage estimate` tells what KSM could save)\n", f);
+		return;
+	}
+	fprintf(f, "\nEstimate (samepage estimate, %" PRId64 "s ago%s)\n", r->now - r->estimate.time,
+		r->estimate.complete ? "" : ", partial: --max-pages");
+	table_row(&t, head);
+	for (i = 0; i <= r->estimate.n_domains; i++) {
+		const char *dom = i < r->estimate.n_domains ? r->estimate.domains[i].domain : NULL;
+		double ratio;
+
+		ksm_report_estimate_pair(r, dom, &saved, &achievable);
+		ratio = est_record_ratio(saved, achievable);
+		ksm_format_size(saved, sv, sizeof(sv));
+		ksm_format_size(achievable, ac, sizeof(ac));
+		if (ratio < 0)
+			snprintf(q, sizeof(q), "-");
+		else
+			snprintf(q, sizeof(q), "%.0f%%", 100 * ratio);
+		const char *cells[] = { dom ? dom : "NODE", sv, ac, q };
+		table_row(&t, cells);
+	}
+	table_print(&t, f);
+}
+
 static void print_table(const struct ksm_report *r, FILE *f)
 {
 	static const char *const head[] = { "CONTAINER", "DOMAIN", "STATE", "PROCS", "MERGE-ANY", "MERGING",
@@ -200,6 +238,7 @@ static void print_table(const struct ksm_report *r, FILE *f)
 
 	print_node(&r->node, f);
 	print_unattributed(r, f);
+	print_estimate(r, f);
 	fputc('\n', f);
 	if (r->n_rows == 0) {
 		fputs("No containers (none enabled or refused by samepage; give a cgroup path to see one).\n", f);
@@ -288,6 +327,7 @@ int verb_status(int argc, char **argv, const struct sp_global_opts *g)
 		sp_cli_error("status: %s", sp_error_msg(err));
 		return 1;
 	}
+	ksm_report_add_estimate(&r, sp_state_dir(g->state_dir));
 	if (json) {
 		_cleanup_(json_object_putp) json_object *o = ksm_report_json(&r);
 

@@ -30,6 +30,8 @@ void sp_config_defaults(struct sp_config *cfg)
 	cfg->governor.boost_nice = 0;
 
 	cfg->lock_timeout_ms = 3000;
+	cfg->estimate.pays_percent = 5;
+	cfg->estimate.max_age_secs = 86400;
 }
 
 void sp_config_free(struct sp_config *cfg)
@@ -108,6 +110,35 @@ static int parse_governor(json_object *gov, const char *what, struct sp_governor
 			g->manage = json_object_get_boolean(v);
 		} else {
 			return sp_error_set(err, 0, "%s: unknown key `governor.%s`", what, key);
+		}
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* --- estimate (doctor's thresholds) ------------------------------------ */
+
+static int parse_estimate(json_object *est, const char *what, struct sp_estimate_config *c, sp_error_t *err)
+{
+	int ret = 0;
+
+	if (want_type(est, json_type_object, what, "estimate", "an object", err) < 0)
+		return -EINVAL;
+	json_object_object_foreach(est, key, v) {
+		if (strcmp(key, "pays_percent") == 0) {
+			double d;
+
+			if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+				return sp_error_set(err, 0, "%s: `estimate.pays_percent` must be a number", what);
+			d = json_object_get_double(v);
+			if (!(d > 0 && d <= 100))
+				return sp_error_set(err, 0, "%s: `estimate.pays_percent` must be in (0, 100], got %g", what, d);
+			c->pays_percent = d;
+		} else if (strcmp(key, "max_age_secs") == 0) {
+			ret = parse_uint(v, what, "estimate.max_age_secs", 365 * 86400, &c->max_age_secs, err);
+		} else {
+			return sp_error_set(err, 0, "%s: unknown key `estimate.%s`", what, key);
 		}
 		if (ret < 0)
 			return ret;
@@ -281,6 +312,8 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 			ret = parse_governor(v, what, &cfg->governor, err);
 		} else if (strcmp(key, "unattributed") == 0) {
 			ret = parse_unattributed(v, what, cfg, err);
+		} else if (strcmp(key, "estimate") == 0) {
+			ret = parse_estimate(v, what, &cfg->estimate, err);
 		} else if (strcmp(key, "namespace_annotation") == 0) {
 			ret = parse_namespace_annotation(v, what, cfg, err);
 		} else if (strcmp(key, "domains") == 0) {

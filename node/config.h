@@ -11,7 +11,8 @@
  *     "domains": { "shared-ci": ["ci-a", "ci-b"] },           // namespaces sharing one domain
  *     "governor": { ... },            // see samepage.conf(5)
  *     "unattributed": "refuse",       // or "warn": see enum sp_unattributed_mode
- *     "lock_timeout_ms": 3000         // longest wait for the state lock
+ *     "lock_timeout_ms": 3000,        // longest wait for the state lock
+ *     "estimate": { "pays_percent": 5, "max_age_secs": 86400 }  // doctor's reading of `samepage estimate`
  *   }
  */
 #ifndef SP_CONFIG_H
@@ -40,6 +41,15 @@ struct sp_governor_config {
 	int boost_nice;             /* ksmd's nice value while boosting (kernel default 5) */
 };
 
+/* How doctor reads the last `samepage estimate` (node/estimate-record.h):
+ * a domain whose achievable saving is at least pays_percent of its
+ * anonymous memory is worth KSM, one below is not; a result older than
+ * max_age_secs is stale and only earns a hint to run it again. */
+struct sp_estimate_config {
+	double pays_percent;        /* (0, 100], default 5 */
+	unsigned int max_age_secs;  /* default 86400 */
+};
+
 /* What admission does under domain_policy exclusive while processes that
  * samepage did not enable are mergeable (self-opt-in, node/unattributed.h):
  *   refuse  no new domain is admitted and ksmd is not turned on (default);
@@ -66,6 +76,7 @@ struct sp_config {
 	bool manage_ksmd;
 	char advisor_mode[16];
 	struct sp_governor_config governor;
+	struct sp_estimate_config estimate;
 	char *namespace_annotation;        /* the annotation the runtime sets to the pod's namespace, or NULL */
 	struct sp_namespace_group *groups; /* from `domains`, one entry per namespace */
 	size_t n_groups;

@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -30,6 +31,7 @@
 #include "node/hookpath.h"
 #include "node/doctor.h"
 #include "node/unattributed.h"
+#include "node/estimate-record.h"
 #include "host/seccomp.h"
 
 
@@ -688,6 +690,77 @@ static void check_unattributed(struct doctor *d)
 	    u.n ? ": " : "", who && u.n ? who : "");
 }
 
+/* --- the last estimate: where KSM pays --------------------------------- */
+
+static bool domain_enabled(const struct sp_state *st, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++)
+		if (st->containers[i].enabled && st->containers[i].domain &&
+		    strcmp(st->containers[i].domain, domain) == 0)
+			return true;
+	return false;
+}
+
+/* One line per domain of the last estimate: KSM pays there (at least
+ * estimate.pays_percent of its anonymous memory is achievable) or not,
+ * against whether samepage has it on. */
+static void check_estimate_domain(struct doctor *d, const struct est_record_domain *dom, bool on, double pays)
+{
+	double pct = dom->f.anon_bytes > 0 ? 100.0 * (double)dom->f.achievable_bytes / (double)dom->f.anon_bytes : 0;
+	char what[32];
+
+	snprintf(what, sizeof(what), "%.1f%%", pct);
+	if (pct >= pays && on)
+		add(d, "estimate", DOCTOR_OK, NULL, "domain %s: KSM pays (%s of its anonymous memory achievable) and is on",
+		    dom->domain, what);
+	else if (pct >= pays)
+		add(d, "estimate", DOCTOR_WARN,
+		    "annotate its containers samepage.io/merge=true (or `samepage enable --domain` it)",
+		    "domain %s: KSM would pay (%s of its anonymous memory, %" PRId64 " bytes, achievable; "
+		    "estimate.pays_percent %g) but is off", dom->domain, what, dom->f.achievable_bytes, pays);
+	else if (on)
+		add(d, "estimate", DOCTOR_WARN, "drop samepage.io/merge from its containers: ksmd scans them for little",
+		    "domain %s: KSM does not pay (%s of its anonymous memory achievable, below estimate.pays_percent %g) "
+		    "but is on", dom->domain, what, pays);
+	else
+		add(d, "estimate", DOCTOR_OK, NULL,
+		    "domain %s: KSM would not pay (%s achievable, below estimate.pays_percent %g): off is right",
+		    dom->domain, what, pays);
+}
+
+static void check_estimate(struct doctor *d)
+{
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_(est_record_free) struct est_record r = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	struct sp_estimate_config c = { .pays_percent = 5, .max_age_secs = 86400 };
+	int64_t age;
+	size_t i;
+	int ret;
+
+	if (d->cfg_ok)
+		c = d->cfg.estimate;
+	ret = est_record_load(d->o->state_dir, &r, &err);
+	if (ret == -ENOENT) {
+		add(d, "estimate", DOCTOR_OK, NULL, "no estimate yet: `samepage estimate` tells which domains KSM pays for");
+		return;
+	}
+	if (ret < 0 || sp_state_load(d->o->state_dir, &st, &err) < 0) {
+		add(d, "estimate", DOCTOR_WARN, "run `samepage estimate` again", "cannot read the last estimate: %s",
+		    sp_error_msg(err));
+		return;
+	}
+	age = (int64_t)time(NULL) - r.time;
+	if (age > (int64_t)c.max_age_secs)
+		add(d, "estimate", DOCTOR_WARN, "run `samepage estimate` again",
+		    "the last estimate is %" PRId64 " s old (estimate.max_age_secs %u): workloads may have changed", age,
+		    c.max_age_secs);
+	for (i = 0; i < r.n_domains; i++)
+		check_estimate_domain(d, &r.domains[i], domain_enabled(&st, r.domains[i].domain), c.pays_percent);
+}
+
 /* The calls a container would make to opt in by itself. */
 struct self_opt_call {
 	const char *what;
@@ -792,6 +865,7 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t 
 	check_cgroup_mode(&d);
 	check_runtimes(&d);
 	check_unattributed(&d);
+	check_estimate(&d);
 	if (o->container_pid > 0)
 		check_self_opt_in(&d, o->container_pid);
 	if (d.oom)

@@ -121,6 +121,52 @@ static json_object *json_unattributed(const struct ksm_report *r)
 	return o;
 }
 
+static json_object *json_estimate_pair(const struct ksm_report *r, const char *domain,
+				       const struct est_record_figures *f)
+{
+	json_object *o = json_object_new_object();
+	int64_t saved = 0, achievable = 0;
+	double q;
+
+	ksm_report_estimate_pair(r, domain, &saved, &achievable);
+	q = est_record_ratio(saved, achievable);
+	if (domain)
+		json_object_object_add(o, "domain", json_object_new_string(domain));
+	json_object_object_add(o, "anon_bytes", json_object_new_int64(f->anon_bytes));
+	json_object_object_add(o, "achievable_bytes", json_object_new_int64(f->achievable_bytes));
+	json_object_object_add(o, "achievable_stderr_bytes", json_object_new_int64(f->achievable_stderr_bytes));
+	json_object_object_add(o, "saved_bytes", json_object_new_int64(saved));
+	json_object_object_add(o, "ratio", q < 0 ? NULL : json_object_new_double(q));
+	return o;
+}
+
+/* The last estimate beside the saving now, null when there is none. */
+static json_object *json_estimate(const struct ksm_report *r)
+{
+	json_object *o, *ds;
+	size_t i;
+
+	if (r->estimate_error) {
+		o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(r->estimate_error));
+		return o;
+	}
+	if (!r->has_estimate)
+		return NULL;
+	o = json_object_new_object();
+	ds = json_object_new_array();
+	json_object_object_add(o, "time", json_object_new_int64(r->estimate.time));
+	json_object_object_add(o, "age_seconds", json_object_new_int64(r->now - r->estimate.time));
+	json_object_object_add(o, "complete", json_object_new_boolean(r->estimate.complete));
+	json_object_object_add(o, "sample", json_object_new_double(r->estimate.sample));
+	json_object_object_add(o, "node", json_estimate_pair(r, NULL, &r->estimate.node));
+	for (i = 0; i < r->estimate.n_domains; i++)
+		json_object_array_add(ds, json_estimate_pair(r, r->estimate.domains[i].domain,
+							     &r->estimate.domains[i].f));
+	json_object_object_add(o, "domains", ds);
+	return o;
+}
+
 json_object *ksm_report_json(const struct ksm_report *r)
 {
 	json_object *o = json_object_new_object(), *rows = json_object_new_array(),
@@ -162,6 +208,7 @@ json_object *ksm_report_json(const struct ksm_report *r)
 	json_object_object_add(o, "domains", doms);
 	json_object_object_add(o, "total", total);
 	json_object_object_add(o, "unattributed", json_unattributed(r));
+	json_object_object_add(o, "estimate", json_estimate(r));
 	return o;
 }
 
@@ -357,6 +404,37 @@ static void prom_unattributed(FILE *f, const struct ksm_report *r)
 		    "Processes outside samepage's record whose memory KSM may merge (self-opt-in).", (int64_t)u->n);
 }
 
+/* The last estimate: left out when there is none (absent, not 0). */
+static void prom_estimate(FILE *f, const struct ksm_report *r)
+{
+	int64_t saved, achievable;
+	size_t i;
+
+	if (!r->has_estimate)
+		return;
+	node_metric(f, "estimate_age_seconds", "gauge", "Seconds since the last `samepage estimate` finished.",
+		    r->now > r->estimate.time ? r->now - r->estimate.time : 0);
+	node_metric(f, "estimate_node_achievable_bytes", "gauge",
+		    "What KSM could save at most on the containers of the last estimate, inside their domains.",
+		    r->estimate.node.achievable_bytes);
+	family(f, "", "estimate_achievable_bytes", "gauge",
+	       "What KSM could save at most inside the domain, by the last `samepage estimate`.");
+	for (i = 0; i < r->estimate.n_domains; i++) {
+		fputs("samepage_estimate_achievable_bytes", f);
+		labels(f, r->estimate.domains[i].domain, NULL);
+		fprintf(f, " %" PRId64 "\n", r->estimate.domains[i].f.achievable_bytes);
+	}
+	family(f, "", "estimate_saved_bytes", "gauge",
+	       "What KSM saves now in the domain, comparable with samepage_estimate_achievable_bytes.");
+	for (i = 0; i < r->estimate.n_domains; i++) {
+		if (!ksm_report_estimate_pair(r, r->estimate.domains[i].domain, &saved, &achievable))
+			continue;
+		fputs("samepage_estimate_saved_bytes", f);
+		labels(f, r->estimate.domains[i].domain, NULL);
+		fprintf(f, " %" PRId64 "\n", saved);
+	}
+}
+
 int ksm_report_prometheus(const struct ksm_report *r, char **text, size_t *len, sp_error_t *err)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -372,6 +450,7 @@ int ksm_report_prometheus(const struct ksm_report *r, char **text, size_t *len, 
 	prom_containers(f, r);
 	prom_domains(f, r);
 	prom_unattributed(f, r);
+	prom_estimate(f, r);
 	if (ferror(f)) {
 		fclose(f);
 		return sp_error_set(err, ENOMEM, "metrics: format");

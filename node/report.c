@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -404,6 +405,8 @@ void ksm_report_free(struct ksm_report *r)
 	free(r->domains);
 	sp_unattributed_free(&r->unattributed);
 	free(r->unattributed_error);
+	est_record_free(&r->estimate);
+	free(r->estimate_error);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -421,4 +424,47 @@ const char *ksm_report_row_state(const struct ksm_report_row *row)
 bool ksm_report_row_has_figures(const struct ksm_report_row *row)
 {
 	return row->running && !row->error;
+}
+
+void ksm_report_add_estimate(struct ksm_report *r, const char *state_dir)
+{
+	_cleanup_error_ sp_error_t e = NULL;
+	int ret = est_record_load(state_dir, &r->estimate, &e);
+
+	r->now = (int64_t)time(NULL);
+	r->has_estimate = ret == 0;
+	if (ret < 0 && ret != -ENOENT)
+		r->estimate_error = strdup(sp_error_msg(e));
+}
+
+int64_t ksm_report_saved_bytes(const struct ksm_report *r, const struct ksm_group_stat *s)
+{
+	const struct ksm_node_stat *n = &r->node;
+	double mapped = (double)(n->pages_shared > 0 ? n->pages_shared : 0) +
+			(double)(n->pages_sharing > 0 ? n->pages_sharing : 0);
+	double sharing = mapped > 0 ? (double)n->pages_sharing / mapped : 0;
+
+	return est_ksm_saved_bytes(s, sharing, n->page_size);
+}
+
+bool ksm_report_estimate_pair(const struct ksm_report *r, const char *domain, int64_t *saved, int64_t *achievable)
+{
+	const struct est_record_domain *d;
+	size_t i;
+
+	if (!r->has_estimate)
+		return false;
+	if (!domain) {
+		*achievable = r->estimate.node.achievable_bytes;
+		*saved = ksm_report_saved_bytes(r, &r->total);
+		return true;
+	}
+	if (!(d = est_record_find(&r->estimate, domain)))
+		return false;
+	*achievable = d->f.achievable_bytes;
+	*saved = 0;
+	for (i = 0; i < r->n_domains; i++)
+		if (strcmp(r->domains[i].domain, domain) == 0)
+			*saved = ksm_report_saved_bytes(r, &r->domains[i].stat);
+	return true;
 }

@@ -20,6 +20,7 @@
 #include "host/sample.h"
 #include "node/state.h"
 #include "node/unattributed.h"
+#include "node/estimate-record.h"
 
 /* Bytes for people, as status prints them: "512B", "1.5KiB", "12.0MiB",
  * "-3.0GiB" (binary units, one decimal).  Returns buf; 16 bytes always
@@ -81,6 +82,13 @@ struct ksm_report {
 	 * (node/unattributed.h), or why it could not be read. */
 	struct sp_unattributed unattributed;
 	char *unattributed_error;
+	/* The last `samepage estimate` (node/estimate-record.h), when
+	 * ksm_report_add_estimate() found one; else why not, or NULL when
+	 * there is none. */
+	bool has_estimate;
+	struct est_record estimate;
+	char *estimate_error;
+	int64_t now;             /* when the estimate was read, for its age */
 };
 
 /*
@@ -93,6 +101,18 @@ struct ksm_report {
 int ksm_report_collect(const struct sp_state *st, const char *domain, char *const *targets, size_t n_targets,
 		       struct ksm_report *r, sp_error_t *err);
 void ksm_report_free(struct ksm_report *r);
+
+/* Read the last estimate of state_dir into r (absent is not an error). */
+void ksm_report_add_estimate(struct ksm_report *r, const char *state_dir);
+
+/* What KSM saves now for a group, comparable with the estimate's
+ * achievable saving: est_ksm_saved_bytes() with the node's counters. */
+int64_t ksm_report_saved_bytes(const struct ksm_report *r, const struct ksm_group_stat *s);
+
+/* The estimate's figures beside the saving now: saved and achievable
+ * bytes of domain (NULL: the node, i.e. all domains of the report).
+ * false when the estimate has no such domain. */
+bool ksm_report_estimate_pair(const struct ksm_report *r, const char *domain, int64_t *saved, int64_t *achievable);
 
 /* The row's state word: "on", "refused", "exited", "error", or "-" for a
  * cgroup not in the state. */

@@ -25,6 +25,9 @@
 #include "base/cleanup.h"
 #include "host/anon-scan.h"
 #include "node/estimate.h"
+#include "node/estimate-record.h"
+#include "node/config.h"
+#include "node/report.h"
 
 static struct est_digest content(uint64_t n)
 {
@@ -313,6 +316,140 @@ static void test_exited_process_is_skipped(void **state)
 	est_free(&e);
 }
 
+/* Two domains as in test_two_domains_vs_ignoring_them, finished. */
+static void two_domains(struct estimate *e)
+{
+	struct est_digest x = content(1), y = content(2), z = content(3);
+	size_t a1, a2, b1;
+	uint64_t pfn = 1;
+
+	est_init(e);
+	a1 = add(e, "a1", "team-a");
+	b1 = add(e, "b1", "team-b");
+	a2 = add(e, "a2", "team-a");
+	est_add_page(e, a1, pfn++, &x);
+	est_add_page(e, a1, pfn++, &x);
+	est_add_page(e, a2, pfn++, &x);
+	est_add_page(e, a2, pfn++, &y);
+	est_add_page(e, b1, pfn++, &x);
+	est_add_page(e, b1, pfn++, &x);
+	est_add_page(e, b1, pfn++, &x);
+	est_add_page(e, b1, pfn++, &y);
+	est_add_page(e, b1, pfn++, &z);
+	finish(e);
+}
+
+static void test_record_round_trip(void **state)
+{
+	char dir[] = "/tmp/sp-test-estrec.XXXXXX";
+	_cleanup_error_ sp_error_t err = NULL;
+	struct est_record r, back;
+	const struct est_record_domain *d;
+	struct estimate e;
+	char path[64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(est_record_load(dir, &back, &err), -ENOENT);
+	assert_null(err);
+	two_domains(&e);
+	/* team-a had 4 pages merged by KSM into one already (sharing 3/4):
+	 * 3 saved, on top of the 2 the scan finds left. */
+	e.domains[0].f.ksm_now.merging_pages = 4;
+	e.node.ksm_now.merging_pages = 4;
+	assert_int_equal(est_record_from(&e, 4096, 0.75, 1700000000, &r, &err), 0);
+	est_free(&e);
+	assert_int_equal(est_record_save(dir, &r, &err), 0);
+	assert_int_equal(est_record_load(dir, &back, &err), 0);
+	assert_int_equal(back.time, 1700000000);
+	assert_true(back.complete);
+	assert_int_equal(back.containers, 3);
+	assert_int_equal(back.node.anon_bytes, (9 + 3) * 4096);
+	assert_int_equal(back.node.achievable_bytes, (4 + 3) * 4096);
+	assert_int_equal(back.node.saved_at_scan_bytes, 3 * 4096);
+	assert_int_equal(back.node.achievable_any_bytes, (6 + 3) * 4096);
+	d = est_record_find(&back, "team-a");
+	assert_non_null(d);
+	assert_int_equal(d->f.achievable_bytes, (2 + 3) * 4096);
+	assert_int_equal(back.n_domains, 2);
+	d = est_record_find(&back, "team-b");
+	assert_non_null(d);
+	assert_int_equal(d->containers, 1);
+	assert_int_equal(d->f.anon_bytes, 5 * 4096); /* nothing merged in team-b */
+	assert_int_equal(d->f.achievable_bytes, 2 * 4096);
+	assert_null(est_record_find(&back, "team-c"));
+	est_record_free(&r);
+	est_record_free(&back);
+
+	/* A file of another version is an error naming it, not a zero. */
+	snprintf(path, sizeof(path), "%s/%s", dir, EST_RECORD_FILE);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"version\": 2, \"time\": 1}", f);
+	fclose(f);
+	assert_int_equal(est_record_load(dir, &back, &err), -EINVAL);
+	assert_non_null(strstr(sp_error_msg(err), "estimate.json"));
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_saved_beside_achievable(void **state)
+{
+	struct ksm_report r = { 0 };
+	struct est_record_domain dom = { .domain = "team-a", .f = { .achievable_bytes = 8 * 4096 } };
+	struct ksm_report_domain rd = { .domain = "team-a" };
+	int64_t saved, achievable;
+
+	(void)state;
+	/* One KSM page mapped 4 times saves 3 pages; 2 zero pages save 2. */
+	r.node.page_size = 4096;
+	r.node.pages_shared = 1;
+	r.node.pages_sharing = 3;
+	rd.stat.merging_pages = 4;
+	rd.stat.zero_pages = 2;
+	r.domains = &rd;
+	r.n_domains = 1;
+	r.total = rd.stat;
+	assert_int_equal(ksm_report_saved_bytes(&r, &rd.stat), 5 * 4096);
+	assert_false(ksm_report_estimate_pair(&r, "team-a", &saved, &achievable));
+	r.has_estimate = true;
+	r.estimate.domains = &dom;
+	r.estimate.n_domains = 1;
+	r.estimate.node.achievable_bytes = 10 * 4096;
+	assert_true(ksm_report_estimate_pair(&r, "team-a", &saved, &achievable));
+	assert_int_equal(saved, 5 * 4096);
+	assert_int_equal(achievable, 8 * 4096);
+	assert_false(ksm_report_estimate_pair(&r, "team-b", &saved, &achievable));
+	assert_true(ksm_report_estimate_pair(&r, NULL, &saved, &achievable));
+	assert_int_equal(achievable, 10 * 4096);
+	assert_true(fabs(est_record_ratio(saved, achievable) - 0.5) < 1e-9);
+	assert_true(est_record_ratio(5, 0) < 0);
+	assert_true(est_record_ratio(20, 10) == 1);
+}
+
+static void test_config_estimate_block(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct sp_config cfg;
+
+	(void)state;
+	sp_config_defaults(&cfg);
+	assert_int_equal(sp_config_parse("{}", "t", &cfg, &err), 0);
+	assert_true(cfg.estimate.pays_percent == 5);
+	assert_int_equal(cfg.estimate.max_age_secs, 86400);
+	assert_int_equal(sp_config_parse("{\"estimate\": {\"pays_percent\": 12.5, \"max_age_secs\": 60}}", "t", &cfg,
+					 &err), 0);
+	assert_true(cfg.estimate.pays_percent == 12.5);
+	assert_int_equal(cfg.estimate.max_age_secs, 60);
+	sp_config_free(&cfg);
+	assert_true(sp_config_parse("{\"estimate\": {\"pays_percent\": 0}}", "t", &cfg, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "estimate.pays_percent"));
+	sp_error_free(&err);
+	assert_true(sp_config_parse("{\"estimate\": {\"pays\": 3}}", "t", &cfg, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "estimate.pays"));
+	sp_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +461,9 @@ int main(void)
 		cmocka_unit_test(test_maps_and_pagemap_parsing),
 		cmocka_unit_test(test_fork_shared_pages_counted_once),
 		cmocka_unit_test(test_exited_process_is_skipped),
+		cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_saved_beside_achievable),
+		cmocka_unit_test(test_config_estimate_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
