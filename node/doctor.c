@@ -692,17 +692,6 @@ static void check_unattributed(struct doctor *d)
 
 /* --- the last estimate: where KSM pays --------------------------------- */
 
-static bool domain_enabled(const struct sp_state *st, const char *domain)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_containers; i++)
-		if (st->containers[i].enabled && st->containers[i].domain &&
-		    strcmp(st->containers[i].domain, domain) == 0)
-			return true;
-	return false;
-}
-
 /* One line per domain of the last estimate: KSM pays there (at least
  * estimate.pays_percent of its anonymous memory is achievable) or not,
  * against whether samepage has it on. */
@@ -758,7 +747,7 @@ static void check_estimate(struct doctor *d)
 		    "the last estimate is %" PRId64 " s old (estimate.max_age_secs %u): workloads may have changed", age,
 		    c.max_age_secs);
 	for (i = 0; i < r.n_domains; i++)
-		check_estimate_domain(d, &r.domains[i], domain_enabled(&st, r.domains[i].domain), c.pays_percent);
+		check_estimate_domain(d, &r.domains[i], sp_state_domain_enabled(&st, r.domains[i].domain), c.pays_percent);
 }
 
 /* The calls a container would make to opt in by itself. */

@@ -304,6 +304,17 @@ static void remove_at(struct sp_state *st, size_t i)
 	st->n_containers--;
 }
 
+bool sp_state_domain_enabled(const struct sp_state *st, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_containers; i++)
+		if (st->containers[i].enabled && st->containers[i].domain &&
+		    strcmp(st->containers[i].domain, domain) == 0)
+			return true;
+	return false;
+}
+
 bool sp_state_remove(struct sp_state *st, const char *id)
 {
 	size_t i = 0;

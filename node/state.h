@@ -133,6 +133,9 @@ int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *
 /* Remove every entry of this id; returns true when something was removed. */
 bool sp_state_remove(struct sp_state *st, const char *id);
 
+/* Whether any enabled entry belongs to domain. */
+bool sp_state_domain_enabled(const struct sp_state *st, const char *domain);
+
 /* Remove the entry of this id and process; true when there was one. */
 bool sp_state_remove_entry(struct sp_state *st, const char *id, pid_t pid, unsigned long long start_time);
 

@@ -207,17 +207,6 @@ char *sp_unattributed_describe(const struct sp_unattributed *u, size_t max)
 	return buf;
 }
 
-static bool domain_enabled(const struct sp_state *st, const char *domain)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_containers; i++)
-		if (st->containers[i].enabled && st->containers[i].domain &&
-		    strcmp(st->containers[i].domain, domain) == 0)
-			return true;
-	return false;
-}
-
 static bool would_start_ksmd(const struct sp_config *cfg)
 {
 	uint64_t run;
@@ -235,7 +224,7 @@ int sp_unattributed_gate(const struct sp_state *st, const struct sp_config *cfg,
 
 	if (cfg->domain_policy != SP_POLICY_EXCLUSIVE || cfg->unattributed != SP_UNATTRIBUTED_REFUSE)
 		return 0;
-	new_domain = !domain_enabled(st, domain);
+	new_domain = !sp_state_domain_enabled(st, domain);
 	if (!new_domain && !would_start_ksmd(cfg))
 		return 0;
 	ret = sp_unattributed_collect(st, false, &u, err);
