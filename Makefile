@@ -71,8 +71,8 @@ $(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a
 # Programs the test containers run, static for their busybox rootfses (so
 # no sanitizers): fillmem, the memory-filling workload of the containers,
 # the kernel guest and bench/converge; selfopt, a container that tries to
-# turn KSM on by itself.
-TEST_STATIC_BINS := $(B)/test/fillmem $(B)/test/selfopt
+# turn KSM on by itself; stuck, a process ptrace cannot stop in time.
+TEST_STATIC_BINS := $(B)/test/fillmem $(B)/test/selfopt $(B)/test/stuck
 $(TEST_STATIC_BINS): $(B)/test/%: test/integration/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -O2 -static -o $@ $<

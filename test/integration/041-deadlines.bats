@@ -22,22 +22,13 @@ teardown() {
 	teardown_common
 }
 
-stuck_bin() {
-	local bin=$ROOT/build/test/stuck
-	if [ ! -x "$bin" ] || [ "$ROOT/test/integration/stuck.c" -nt "$bin" ]; then
-		mkdir -p "$ROOT/build/test"
-		gcc -O2 -static -o "$bin.tmp.$$" "$ROOT/test/integration/stuck.c" && mv "$bin.tmp.$$" "$bin"
-	fi
-	echo "$bin"
-}
-
 # start_stuck MODE: start the workload, wait for "ready" and for the
 # process to sit in the kernel (state D for vfork; the user-notification
 # wait only turns killable, D, once something wakes it); sets STUCK.
 start_stuck() {
 	local out=$BATS_TEST_TMPDIR/stuck-$1.out i want=D
 	[ "$1" = vfork ] || want='[SD]'
-	"$(stuck_bin)" "$1" > "$out" 2>&1 &
+	"$(static_test_bin stuck)" "$1" > "$out" 2>&1 &
 	STUCK=$!
 	STUCK_PIDS+=("$STUCK")
 	for i in $(seq 1 100); do
