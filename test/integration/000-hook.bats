@@ -96,7 +96,7 @@ teardown() {
 @test "hook: bad annotations refuse the container with a message naming them" {
 	local b
 	# merge=yes is not merge=true: a container that did not ask is never
-	# refused (030-never-refuse.bats); the hook only warns
+	# refused (031-never-refuse.bats); the hook only warns
 	b=$(make_bundle badmerge samepage.io/merge=yes)
 	start_container badmerge "$b"
 	[ "$status" -eq 0 ] || fail "container with samepage.io/merge=yes was refused: $output"
