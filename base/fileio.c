@@ -198,6 +198,12 @@ int dir_check_private(const char *path, sp_error_t *err)
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
 
+	/* The owner first: a confined caller (no CAP_DAC_OVERRIDE) cannot
+	 * even open someone else's 0700 directory, and "Permission denied"
+	 * would hide why. */
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid != geteuid())
+		return sp_error_set(err, EPERM, "`%s` is owned by uid %u, not %u: refusing to use it", path,
+				    (unsigned)st.st_uid, (unsigned)geteuid());
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR) {

@@ -53,14 +53,18 @@ static const struct confine_syscall ptrace_calls[] = {
 	END,
 };
 
-/* `samepage governor`: watches the state dir and its signals. */
+/* `samepage governor`: watches the state dir and its signals, renices ksmd. */
 static const struct confine_syscall governor_calls[] = {
 	ANY("inotify_init1"), ANY("inotify_add_watch"), ANY("signalfd4"),
+	ANY("getpriority"), ANY("setpriority"),
 	END,
 };
 
 static const int caps_ptrace[] = { CAP_SYS_PTRACE, CAP_KILL };
 static const int caps_enable[] = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN };
+/* Raising ksmd's priority while boosting (governor.boost_nice below ksmd's
+ * nice of 5) is setpriority on a kernel thread: CAP_SYS_NICE. */
+static const int caps_governor[] = { CAP_SYS_NICE };
 
 static const struct confine_syscall *const lists_ptrace[] = { base_calls, ptrace_calls };
 static const struct confine_syscall *const lists_base[] = { base_calls };
@@ -82,7 +86,7 @@ const struct confine_policy sp_policy_enable = {
 };
 
 const struct confine_policy sp_policy_governor = {
-	.name = "governor", .caps = NULL, .n_caps = 0, .lists = lists_governor, .n_lists = 2,
+	.name = "governor", .caps = caps_governor, .n_caps = 1, .lists = lists_governor, .n_lists = 2,
 };
 
 int sp_confine_hook(bool create, sp_error_t *err)

@@ -169,7 +169,7 @@ stop_self_opter() {
 	pa=$(container_pid first)
 	[ "$(ksm_field "$pa" ksm_merge_any)" = no ] || fail "admitted a new domain beside a self-opting process"
 	run_ok jq -r '.containers[] | select(.id == "first") | .reason' "$STATE_DIR/state.json"
-	assert_output --partial "domain \`team-a\` refused: 1 process outside samepage's record can merge (pid $EXEC_PID (sleep, merge_any, cgroup "
+	assert_output --partial "domain \`local/team-a\` refused: 1 process outside samepage's record can merge (pid $EXEC_PID (sleep, merge_any, cgroup "
 	assert_output --partial "no new domain is admitted under domain_policy exclusive"
 
 	# Relaxed by the config, explicitly.

@@ -58,11 +58,13 @@ setup() {
 	# what the parser knows.
 	keys=$(jq -r '(del(.domains) | paths(type | . != "object" and . != "array") | map(tostring) | join(".")),
 		(select(has("domains")) | "domains")' "$PKG/samepage.conf" | sort)
-	# The keys node/config.c accepts: top level, and governor.<key>.
-	known=$(awk '/^static int parse_governor/ {g = 1} /^int sp_config_parse/ {g = 0}
+	# The keys node/config.c accepts: top level, and <block>.<key> for the
+	# objects parsed by parse_<block> (governor, estimate).
+	known=$(awk '/^static int parse_/ {g = ""} /^static int parse_(governor|estimate)\(/ {g = $3; sub(/^parse_/, "", g); sub(/\(.*/, "", g); g = g "."}
+		/^int sp_config_parse/ {g = ""}
 		match($0, /strcmp\(key, "[a-z_]+"\)/) {
 			k = substr($0, RSTART + 13, RLENGTH - 15)
-			if (k != "governor") print (g ? "governor." k : k)
+			if (k != "governor" && k != "estimate") print g k
 		}' "$ROOT/node/config.c" | sort)
 	[ -n "$known" ] || fail "could not read the keys from node/config.c"
 	[ "$keys" = "$known" ] || fail "shipped keys differ from the parser's: $(diff <(echo "$keys") <(echo "$known"))"

@@ -163,10 +163,15 @@ state_of() {
 }
 
 @test "containerd: a bad annotation value names the annotation in StartContainer's error" {
-	run_pod bad team-a --handler runc-samepage --ann samepage.io/merge=yes
-	[ "$status" -ne 0 ] || fail "samepage.io/merge=yes was accepted"
-	assert_output --partial 'samepage.io/merge'
-	assert_output --partial 'yes'
+	# A pod that asks for KSM with a malformed domain fails, naming it.
+	run_pod bad team-a --handler runc-samepage --ann samepage.io/merge=true --ann samepage.io/domain=Team_A
+	[ "$status" -ne 0 ] || fail "samepage.io/domain=Team_A was accepted"
+	assert_output --partial 'samepage.io/domain'
+	assert_output --partial 'Team_A'
+	# A pod that did not ask (merge=yes is not "true") is never refused.
+	run_pod notasked team-a --handler runc-samepage --ann samepage.io/merge=yes
+	[ "$status" -eq 0 ] || fail "a pod that did not ask for KSM was refused: $output"
+	[ "$(ksm_field "$PID" ksm_merge_any)" = no ] || fail "merge=yes got KSM"
 }
 
 @test "containerd: container annotations cannot set the domain (only the pod's are passed)" {
