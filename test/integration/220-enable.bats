@@ -94,12 +94,19 @@ spawner_bundle() {
 		'.containers[] | select(.id == $id) | .enabled and .domain == "local/team-a" and .cgroup == $cg and .backend == "stock"' \
 		"$STATE_DIR/state.json"
 
-	# A child forked after enable inherits it.
-	local before
-	before=$(cgroup_pids "$cg" | wc -l)
+	# A child forked after enable inherits it.  The loop's own `sleep 0.1`
+	# children come and go, so wait for the `sleep 1000` itself.
+	local p child=""
 	touch "$b/rootfs/tmp/spawn"
-	for _ in $(seq 1 50); do [ "$(cgroup_pids "$cg" | wc -l)" -gt "$before" ] && break; sleep 0.1; done
-	[ "$(cgroup_pids "$cg" | wc -l)" -gt "$before" ] || fail "no new child appeared"
+	for _ in $(seq 1 50); do
+		for p in $(cgroup_pids "$cg"); do
+			[ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)" = "sleep 1000 " ] && child=$p
+		done
+		[ -n "$child" ] && break
+		sleep 0.1
+	done
+	[ -n "$child" ] || fail "no new child appeared"
+	[ "$(ksm_field "$child" ksm_merge_any)" = yes ] || fail "the child forked after enable has no KSM"
 	all_merge_any yes "$cg"
 
 	# status shows it in its domain
