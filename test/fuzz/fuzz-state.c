@@ -19,9 +19,13 @@ static void check_state(const struct sp_state *st)
 	}
 	for (i = 0; i < st->n_containers; i++) {
 		FUZZ_ASSERT(st->containers[i].id && st->containers[i].domain, "container %zu", i);
+		/* An entry is its id, init pid and start time: a reused id is
+		 * another entry (node/state.h), the same triple is one. */
 		for (j = 0; j < i; j++)
-			FUZZ_ASSERT(strcmp(st->containers[i].id, st->containers[j].id) != 0, "id `%s` twice",
-				    st->containers[i].id);
+			FUZZ_ASSERT(strcmp(st->containers[i].id, st->containers[j].id) != 0 ||
+					    st->containers[i].pid != st->containers[j].pid ||
+					    st->containers[i].start_time != st->containers[j].start_time,
+				    "entry `%s` pid %d twice", st->containers[i].id, (int)st->containers[i].pid);
 	}
 }
 
