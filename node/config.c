@@ -21,6 +21,7 @@ void sp_config_defaults(struct sp_config *cfg)
 	cfg->domain_policy = SP_POLICY_EXCLUSIVE;
 	cfg->manage_ksmd = true;
 	strcpy(cfg->advisor_mode, "scan-time");
+	cfg->smart_scan_off = true;
 	cfg->governor.cpu_budget = 0.25;
 	cfg->governor.window_secs = 10;
 	cfg->governor.boost_pages = 20000;
@@ -169,6 +170,22 @@ static int parse_unattributed(json_object *v, const char *what, struct sp_config
 	return 0;
 }
 
+static int parse_smart_scan(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	const char *s;
+
+	if (want_type(v, json_type_string, what, "smart_scan", "a string", err) < 0)
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if (strcmp(s, "off") == 0)
+		cfg->smart_scan_off = true;
+	else if (strcmp(s, "keep") == 0)
+		cfg->smart_scan_off = false;
+	else
+		return sp_error_set(err, 0, "%s: `smart_scan`: invalid value `%.32s` (want off or keep)", what, s);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* A JSON string without an embedded NUL: what the file says is what is used. */
@@ -304,6 +321,8 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 				return sp_error_set(err, 0, "%s: `advisor_mode`: invalid value `%.32s` (want scan-time or none)",
 						    what, s);
 			strcpy(cfg->advisor_mode, s);
+		} else if (strcmp(key, "smart_scan") == 0) {
+			ret = parse_smart_scan(v, what, cfg, err);
 		} else if (strcmp(key, "lock_timeout_ms") == 0) {
 			ret = parse_uint(v, what, key, 600000, &cfg->lock_timeout_ms, err);
 			if (ret < 0)

@@ -7,6 +7,7 @@
  *     "domain_policy": "exclusive",   // or "shared"
  *     "manage_ksmd": true,            // may samepage turn ksmd on?
  *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
+ *     "smart_scan": "off",            // or "keep": smart scan while samepage runs ksmd
  *     "namespace_annotation": "io.kubernetes.pod.namespace",  // the runtime's trusted key, or null
  *     "domains": { "shared-ci": ["ci-a", "ci-b"] },           // namespaces sharing one domain
  *     "governor": { ... },            // see samepage.conf(5)
@@ -75,6 +76,10 @@ struct sp_config {
 	enum sp_domain_policy domain_policy;
 	bool manage_ksmd;
 	char advisor_mode[16];
+	/* smart_scan: "off" (default) switches the kernel's smart scan off
+	 * while samepage runs ksmd, so a late replica meets its twins
+	 * (node/ksmd.h); "keep" leaves it as samepage found it. */
+	bool smart_scan_off;
 	struct sp_governor_config governor;
 	struct sp_estimate_config estimate;
 	char *namespace_annotation;        /* the annotation the runtime sets to the pod's namespace, or NULL */

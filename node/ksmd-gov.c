@@ -191,17 +191,18 @@ static bool state_managed(const struct ksmd_gov *gv, const struct sp_state *st)
 static int take_ksmd(struct ksmd_gov *gv, struct sp_state *st, sp_error_t *err)
 {
 	_cleanup_free_ char *smart = NULL, *adv = NULL;
-	size_t i;
+	const char *saved;
 	int ret;
 
-	ksmd_undo_adopt(&gv->undo, st, gv->cfg.advisor_mode);
+	ksmd_undo_adopt(&gv->undo, st, &gv->cfg);
 	gv->smart_orig[0] = '\0';
 	if (ksm_knob_exists("smart_scan") && ksm_knob_read("smart_scan", &smart, NULL) == 0)
 		snprintf(gv->smart_orig, sizeof(gv->smart_orig), "%s", smart);
-	/* A previous run that was killed while boosting left it off. */
-	for (i = 0; i < gv->undo.n; i++)
-		if (strcmp(gv->undo.c[i].name, "smart_scan") == 0)
-			snprintf(gv->smart_orig, sizeof(gv->smart_orig), "%s", gv->undo.c[i].before);
+	/* Settled, ksmd scans smart as before samepage: the hook turned it
+	 * off, or a previous run was killed while boosting. */
+	saved = ksmd_saved(st, "smart_scan");
+	if (saved && gv->smart_orig[0])
+		snprintf(gv->smart_orig, sizeof(gv->smart_orig), "%s", saved);
 	if (!ksm_knob_exists("advisor_mode") || ksm_knob_read("advisor_mode", &adv, NULL) < 0 ||
 	    strcmp(adv, "none") == 0)
 		return 0;

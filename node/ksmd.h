@@ -4,7 +4,8 @@
  * what the governor tuned, and the order they go back in.
  *
  * Who runs ksmd.  When the first samepage container is enabled and ksmd is
- * off (`run` = 0), samepage may turn it on (config `manage_ksmd`), recording
+ * off (`run` = 0), samepage may turn it on (config `manage_ksmd`), with the
+ * advisor (`advisor_mode`) and smart scan off (`smart_scan`), recording
  * each knob's old and new value in the node state; when the last samepage
  * container is gone it puts back every knob that still holds samepage's
  * value.  A knob someone else changed meanwhile is theirs and is left alone;
@@ -50,6 +51,10 @@ extern const char *const ksmd_knobs[];
  * (already on, already managed, or not allowed). */
 int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err);
 
+/* The value a knob had before samepage first changed it (its record in
+ * st), or NULL when samepage did not change it. */
+const char *ksmd_saved(const struct sp_state *st, const char *name);
+
 /* Put back what samepage changed.  Returns the number of knobs restored. */
 int ksmd_release(struct sp_state *st, sp_error_t *err);
 
@@ -75,11 +80,12 @@ struct ksmd_undo {
 int ksmd_undo_note(struct ksmd_undo *u, const char *name, const char *before, const char *set, const char *rec_set);
 
 /* Adopt what an earlier governor run recorded in st (it may have been
- * killed): sleep_millisecs and smart_scan are only recorded by the
- * governor; pages_to_scan by the governor or as the advisor's; the hook
- * records advisor_mode with the configured mode, which the governor's
- * `none` replaced. */
-void ksmd_undo_adopt(struct ksmd_undo *u, const struct sp_state *st, const char *cfg_advisor_mode);
+ * killed): sleep_millisecs is only recorded by the governor; smart_scan
+ * by the governor, or by the hook (config `smart_scan: off`), whose `0`
+ * is what goes back when the governor stops; pages_to_scan by the
+ * governor or as the advisor's; the hook records advisor_mode with the
+ * configured mode, which the governor's `none` replaced. */
+void ksmd_undo_adopt(struct ksmd_undo *u, const struct sp_state *st, const struct sp_config *cfg);
 
 /* Set a knob through ksmd_set_knob(st, ...) and remember it in u. */
 int ksmd_undo_set(struct ksmd_undo *u, struct sp_state *st, const char *name, const char *value, sp_error_t *err);

@@ -39,14 +39,18 @@ static void test_config(void **unused)
 	assert_int_equal(cfg.domain_policy, SP_POLICY_EXCLUSIVE);
 	assert_true(cfg.manage_ksmd);
 	assert_string_equal(cfg.advisor_mode, "scan-time");
+	assert_true(cfg.smart_scan_off);
 
-	assert_int_equal(sp_config_parse("{\"domain_policy\":\"shared\",\"manage_ksmd\":false,"
+	assert_int_equal(sp_config_parse("{\"domain_policy\":\"shared\",\"manage_ksmd\":false,\"smart_scan\":\"keep\","
 					 "\"advisor_mode\":\"none\",\"governor\":{\"cpu_budget\":0.1,\"window_secs\":5}}",
 					 "t", &cfg, &err),
 			 0);
 	assert_int_equal(cfg.domain_policy, SP_POLICY_SHARED);
 	assert_false(cfg.manage_ksmd);
 	assert_string_equal(cfg.advisor_mode, "none");
+	assert_false(cfg.smart_scan_off);
+	assert_int_equal(sp_config_parse("{\"smart_scan\":\"off\"}", "t", &cfg, &err), 0);
+	assert_true(cfg.smart_scan_off);
 	assert_true(cfg.governor.cpu_budget > 0.09 && cfg.governor.cpu_budget < 0.11);
 	assert_int_equal(cfg.governor.window_secs, 5);
 
@@ -57,6 +61,8 @@ static void test_config(void **unused)
 	expect_config_error("{\"domain_policy\":1}", "`domain_policy` must be a string");
 	expect_config_error("{\"manage_ksmd\":\"yes\"}", "`manage_ksmd` must be true or false");
 	expect_config_error("{\"advisor_mode\":\"fast\"}", "`advisor_mode`: invalid value `fast`");
+	expect_config_error("{\"smart_scan\":\"on\"}", "`smart_scan`: invalid value `on` (want off or keep)");
+	expect_config_error("{\"smart_scan\":false}", "`smart_scan` must be a string");
 	expect_config_error("{\"domian_policy\":\"shared\"}", "unknown key `domian_policy`");
 	expect_config_error("{\"governor\":{\"cpu_budget\":2}}", "`governor.cpu_budget` must be in (0, 1]");
 	expect_config_error("{\"governor\":{\"speed\":2}}", "unknown key `governor.speed`");

@@ -103,6 +103,16 @@ static void hook_took(struct sp_state *st)
 	knob("pages_to_scan", "500\n");
 }
 
+/* The config a governor adopts the records with (smart_scan: off). */
+static const struct sp_config *adopt_cfg(const char *advisor_mode)
+{
+	static struct sp_config cfg;
+
+	sp_config_defaults(&cfg);
+	snprintf(cfg.advisor_mode, sizeof(cfg.advisor_mode), "%s", advisor_mode);
+	return &cfg;
+}
+
 /* The order of the writes to the fake sysfs directory, space-separated. */
 static int watch_writes(void)
 {
@@ -143,15 +153,17 @@ static void test_take_release(void **unused)
 	assert_true(st.ksmd_managed);
 	assert_knob("run", "1");
 	assert_knob("advisor_mode", "scan-time");
+	assert_knob("smart_scan", "0");
 	/* taking again changes nothing */
 	assert_int_equal(ksmd_take(&st, &cfg, &err), 0);
 	/* the advisor sizes pages_to_scan; it goes back with the advisor */
 	knob("pages_to_scan", "2500");
-	assert_int_equal(ksmd_release(&st, &err), 3);
+	assert_int_equal(ksmd_release(&st, &err), 4);
 	assert_knob("pages_to_scan", "100");
 	assert_false(st.ksmd_managed);
 	assert_knob("run", "0");
 	assert_knob("advisor_mode", "none");
+	assert_knob("smart_scan", "1");
 	assert_int_equal(st.n_knobs, 0);
 	sp_error_free(&err);
 }
@@ -182,14 +194,17 @@ static void test_someone_elses(void **unused)
 	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
 	knob("advisor_mode", "none scan-time [other]\n");
 	knob("pages_to_scan", "700\n");
+	knob("smart_scan", "1\n");
 	assert_int_equal(ksmd_release(&st, &err), 1);
+	assert_knob("smart_scan", "1");
 	assert_knob("run", "0");
 	assert_knob("advisor_mode", "other");
 	assert_knob("pages_to_scan", "700");
 
-	/* advisor_mode none in config: only run is touched */
+	/* advisor_mode none and smart_scan keep: only run is touched */
 	knob("advisor_mode", "[none] scan-time\n");
 	strcpy(cfg.advisor_mode, "none");
+	cfg.smart_scan_off = false;
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
 	assert_int_equal(st.n_knobs, 1);
@@ -210,6 +225,59 @@ static void test_set_knob_keeps_first_saved(void **unused)
 	assert_string_equal(st.knobs[0].set, "500");
 	assert_int_equal(ksmd_release(&st, NULL), 1);
 	assert_knob("pages_to_scan", "100");
+}
+
+/* config smart_scan: off (the default) switches smart scan off before
+ * run, and release puts it back; keep, or a kernel without the knob,
+ * leaves it; the governor settles with the value before samepage and,
+ * stopped, puts back the hook's off. */
+static void test_smart_scan_off(void **unused)
+{
+	struct ksmd_undo u = { 0 };
+	struct sp_state st = { 0 };
+	struct sp_config cfg;
+	sp_error_t err = NULL;
+	char path[300];
+	int fd;
+
+	(void)unused;
+	sp_config_defaults(&cfg);
+	assert_true(cfg.smart_scan_off);
+	fd = watch_writes();
+	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
+	assert_writes(fd, "advisor_mode smart_scan run");
+	assert_string_equal(ksmd_saved(&st, "smart_scan"), "1");
+	assert_null(ksmd_saved(&st, "sleep_millisecs"));
+
+	/* The governor adopts the hook's records, settles with smart scan
+	 * on, and stopped puts back the hook's off; release then puts 1. */
+	ksmd_undo_adopt(&u, &st, &cfg);
+	assert_int_equal(ksmd_undo_set(&u, &st, "smart_scan", "1", &err), 0);
+	assert_null(ksmd_undo_changed(&u));
+	assert_int_equal(ksmd_undo_restore(&u, &st, &err), 1);
+	assert_knob("smart_scan", "0");
+	assert_string_equal(ksmd_saved(&st, "smart_scan"), "1");
+	fd = watch_writes();
+	assert_int_equal(ksmd_release(&st, &err), 3);
+	assert_writes(fd, "advisor_mode smart_scan run");
+	assert_knob("smart_scan", "1");
+
+	/* keep: not touched */
+	cfg.smart_scan_off = false;
+	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
+	assert_knob("smart_scan", "1");
+	assert_null(ksmd_saved(&st, "smart_scan"));
+	assert_int_equal(ksmd_release(&st, &err), 2);
+
+	/* a kernel before 6.7 has no smart_scan: ksmd still goes on */
+	cfg.smart_scan_off = true;
+	snprintf(path, sizeof(path), "%s/smart_scan", sysfs);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ksmd_take(&st, &cfg, &err), 1);
+	assert_knob("run", "1");
+	assert_null(ksmd_saved(&st, "smart_scan"));
+	assert_int_equal(ksmd_release(&st, &err), 2);
+	sp_error_free(&err);
 }
 
 /* Whatever order the records were made in, they go back in ksmd.h's:
@@ -268,7 +336,7 @@ static void test_undo_restores_hook_setting(void **unused)
 
 	(void)unused;
 	hook_took(&st);
-	ksmd_undo_adopt(&u, &st, "scan-time");
+	ksmd_undo_adopt(&u, &st, adopt_cfg("scan-time"));
 	assert_int_equal(ksmd_undo_set(&u, &st, "advisor_mode", "none", &err), 0);
 	knob("pages_to_scan", "100\n"); /* what the kernel does when the advisor goes off */
 	assert_int_equal(ksmd_undo_set(&u, &st, "sleep_millisecs", "10", &err), 0);
@@ -373,7 +441,7 @@ static void test_adopt_records(void **unused)
 	knob("advisor_mode", "[none] scan-time\n");
 	knob("pages_to_scan", "4000\n");
 	knob("sleep_millisecs", "10\n");
-	ksmd_undo_adopt(&u, &st, "scan-time");
+	ksmd_undo_adopt(&u, &st, adopt_cfg("scan-time"));
 	assert_int_equal(u.n, 3);
 	assert_null(ksmd_undo_changed(&u));
 	assert_int_equal(ksmd_undo_restore(&u, &st, &err), 3);
@@ -389,7 +457,7 @@ static void test_adopt_records(void **unused)
 	add_record(&st, "pages_to_scan", "100", "51");
 	knob("advisor_mode", "[none] scan-time\n");
 	knob("pages_to_scan", "51\n");
-	ksmd_undo_adopt(&u, &st, "none");
+	ksmd_undo_adopt(&u, &st, adopt_cfg("none"));
 	assert_int_equal(ksmd_undo_restore(&u, &st, &err), 1);
 	assert_int_equal(st.n_knobs, 0);
 	sp_error_free(&err);
@@ -470,6 +538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_release, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_someone_elses, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_set_knob_keeps_first_saved, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_off, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_release_order, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_undo_restores_hook_setting, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_release_after_governor_crash, fake_setup, fake_teardown),
