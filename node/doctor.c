@@ -30,6 +30,7 @@
 #include "node/kbugs.h"
 #include "node/hookpath.h"
 #include "node/doctor.h"
+#include "node/doctor-wiring.h"
 #include "node/unattributed.h"
 #include "node/estimate-record.h"
 #include "host/seccomp.h"
@@ -853,6 +854,8 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t 
 	check_native(&d);
 	check_cgroup_mode(&d);
 	check_runtimes(&d);
+	if (doctor_check_wiring(r, d.cfg_ok ? &d.cfg : NULL) < 0)
+		d.oom = true;
 	check_unattributed(&d);
 	check_estimate(&d);
 	if (o->container_pid > 0)
