@@ -190,6 +190,8 @@ state_of() {
 	# A pod that asks for KSM with a malformed domain fails, naming it.
 	run_pod bad team-a --handler runc-samepage --ann samepage.io/merge=true --ann samepage.io/domain=Team_A
 	[ "$status" -ne 0 ] || fail "samepage.io/domain=Team_A was accepted"
+	# The kubelet shows this error in the pod's events (reason Failed).
+	[ "$(jq -r .step <<< "$output")" = StartContainer ] || fail "failed elsewhere than StartContainer"
 	assert_output --partial 'samepage.io/domain'
 	assert_output --partial 'Team_A'
 	# A pod that did not ask (merge=yes is not "true") is never refused.
@@ -221,6 +223,44 @@ state_of() {
 	run_ok state_of "$CTR"
 	assert_output --partial '"domain":"k8s/team-b/team-a"'
 	assert_output --partial 'refused'
+}
+
+# doctor --json's check NAME: "status reason (fix)".
+doctor_check() {
+	jq -r --arg n "$1" '.checks[] | select(.name == $n) | "\(.status) \(.reason) (\(.action // ""))"' <<< "$DOCTOR_JSON"
+}
+
+run_doctor() {
+	DOCTOR_JSON=$(SAMEPAGE_CONTAINERD_CONFIG=$CTD_DIR/config.toml "$SAMEPAGE" --config "$CONFIG" doctor --json) || true
+	[ -n "$DOCTOR_JSON" ] || fail "doctor printed nothing"
+}
+
+@test "containerd: doctor checks the wiring it finds, naming the file and the fix" {
+	run_doctor
+	run_ok doctor_check containerd_handler
+	assert_output --regexp "^ok runtime handler runc-samepage in $CTD_DIR/config.toml"
+	run_ok doctor_check containerd_spec
+	assert_output --regexp "^ok $CTD_DIR/samepage-base-spec.json: createRuntime and poststop hooks"
+	run_ok doctor_check containerd_annotations
+	assert_output --regexp '^ok .*samepage.io/\*'
+	run_ok doctor_check containerd_namespace
+	assert_output --regexp '^ok namespace_annotation io.kubernetes.cri.sandbox-namespace'
+	# CRI-O's key on this node: every annotated pod would be refused.
+	echo '{"namespace_annotation": "io.kubernetes.pod.namespace"}' > "$CONFIG"
+	run_doctor
+	run_ok doctor_check containerd_namespace
+	assert_output --regexp '^fail .*packaging/containerd/samepage.conf'
+	# The base spec gone (containerd would not load CRI at its next start).
+	rm -f "$CTD_DIR/samepage-base-spec.json"
+	run_doctor
+	run_ok doctor_check containerd_spec
+	assert_output --regexp "^fail $CTD_DIR/samepage-base-spec.json .*no pod starts \(samepage-containerd-spec refresh"
+	# The hook missing: pods of the handler fail.
+	ctd_spec_script refresh
+	rm -f "$CTD_HOOK"
+	run_doctor
+	run_ok doctor_check containerd_spec
+	assert_output --regexp "^fail .*createRuntime hook $CTD_HOOK is not executable"
 }
 
 @test "containerd: hook binary missing: pods of the default runtime still run; refresh takes the handler out" {
