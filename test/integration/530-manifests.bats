@@ -79,9 +79,9 @@ setup() {
 
 @test "manifests: Kubernetes YAML parses and has what the nodes need" {
 	requires "cmd:$PY"
-	run_ok "$PY" - "$PKG/kubernetes" "$PKG/cri-o/samepage.conf" <<-'EOF'
+	run_ok "$PY" - "$PKG/kubernetes" "$PKG/cri-o/samepage.conf" "$PKG/containerd/samepage.conf" <<-'EOF'
 	import json, sys, yaml
-	kdir, conf = sys.argv[1], sys.argv[2]
+	kdir, conf, ctd_conf = sys.argv[1], sys.argv[2], sys.argv[3]
 	def need(cond, what):
 	    if not cond:
 	        sys.exit("FAIL: " + what)
@@ -122,7 +122,13 @@ setup() {
 	mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
 	need(host["/var/lib/node_exporter/textfile_collector"] == mounts["/textfile"], "metrics output on the textfile hostPath")
 	need(host["/run/samepage"] == mounts["/run/samepage"], "metrics reads the node state")
-	need(json.loads(cm["data"]["samepage.conf"]) == json.load(open(conf)), "ConfigMap carries the shipped CRI-O samepage.conf")
+	need(json.loads(cm["data"]["samepage.conf.cri-o"]) == json.load(open(conf)), "ConfigMap carries the shipped CRI-O samepage.conf")
+	need(json.loads(cm["data"]["samepage.conf.containerd"]) == json.load(open(ctd_conf)),
+	     "ConfigMap carries the shipped containerd samepage.conf")
+	need(json.load(open(conf))["namespace_annotation"] == "io.kubernetes.pod.namespace" and
+	     json.load(open(ctd_conf))["namespace_annotation"] == "io.kubernetes.cri.sandbox-namespace",
+	     "each runtime's samepage.conf trusts the key that runtime sets")
+	need("samepage.conf" not in cm["data"], "no runtime-blind samepage.conf in the ConfigMap")
 	dep = list(yaml.safe_load_all(open(kdir + "/example-deployment.yaml")))
 	need(len(dep) == 1 and dep[0]["kind"] == "Deployment" and dep[0]["apiVersion"] == "apps/v1", "one apps/v1 Deployment")
 	dep = dep[0]
@@ -263,6 +269,33 @@ setup() {
 	print("ok")
 	EOF
 	assert_output ok
+}
+
+@test "manifests: the DaemonSet installs the samepage.conf of the node's runtime (CRI socket, or SAMEPAGE_RUNTIME)" {
+	requires "cmd:$PY"
+	local d=$BATS_TEST_TMPDIR script
+	# The install script's choice, run against a fake /host/run.
+	script=$("$PY" -c 'import sys, yaml; docs = {x["kind"]: x for x in yaml.safe_load_all(open(sys.argv[1]))}; print(docs["DaemonSet"]["spec"]["template"]["spec"]["initContainers"][0]["command"][-1])' \
+		"$PKG/kubernetes/samepage-daemonset.yaml")
+	script=$(awk '/^runtime=\$\{SAMEPAGE_RUNTIME/ {on = 1} on {print} on && /^esac$/ {exit}' <<< "$script")
+	[ -n "$script" ] || fail "no runtime choice in the install script"
+	script="${script//\/host\/run/$d/run}"$'\n''echo "chose $runtime"'
+	mkdir -p "$d/run/crio" "$d/run/containerd"
+	run_fail sh -ec "$script"
+	assert_output --partial "set SAMEPAGE_RUNTIME"
+	"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$d/run/containerd/containerd.sock"
+	run_ok sh -ec "$script"
+	assert_output --partial "chose containerd"
+	"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$d/run/crio/crio.sock"
+	run_ok sh -ec "$script"
+	assert_output --partial "chose cri-o"
+	SAMEPAGE_RUNTIME=containerd run_ok sh -ec "$script"
+	assert_output --partial "chose containerd"
+	SAMEPAGE_RUNTIME=docker run_fail sh -ec "$script"
+	assert_output --partial "want cri-o or containerd"
+	# The containerd handler only on containerd nodes.
+	grep -q 'if \[ "\$runtime" = containerd \] && \[ -f /host/etc-containerd/config.toml \]' "$PKG/kubernetes/samepage-daemonset.yaml" ||
+		fail "the runtime handler is not limited to containerd nodes"
 }
 
 @test "manifests: DaemonSet containers get only the capabilities they need, install and uninstall in order" {
