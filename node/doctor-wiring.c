@@ -25,33 +25,13 @@ static int report_add(struct doctor_report *r, const char *name, enum doctor_sta
 static int report_add(struct doctor_report *r, const char *name, enum doctor_status st, const char *action,
 		      const char *fmt, ...)
 {
-	struct doctor_check *c;
 	va_list ap;
+	int ret;
 
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 32;
-		struct doctor_check *n = realloc(r->checks, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		r->checks = n;
-		r->cap = ncap;
-	}
-	c = &r->checks[r->n];
-	c->name = name;
-	c->status = st;
 	va_start(ap, fmt);
-	if (vasprintf(&c->reason, fmt, ap) < 0)
-		c->reason = NULL;
+	ret = doctor_report_addv(r, name, st, action, fmt, ap);
 	va_end(ap);
-	c->action = action ? strdup(action) : NULL;
-	if (!c->reason || (action && !c->action)) {
-		free(c->reason);
-		free(c->action);
-		return -ENOMEM;
-	}
-	r->n++;
-	return 0;
+	return ret;
 }
 
 /* --- what these checks need of TOML -------------------------------------- */

@@ -59,36 +59,12 @@ static void add(struct doctor *d, const char *name, enum doctor_status st, const
 	__attribute__((format(printf, 5, 6)));
 static void add(struct doctor *d, const char *name, enum doctor_status st, const char *action, const char *fmt, ...)
 {
-	struct doctor_report *r = d->r;
-	struct doctor_check *c;
 	va_list ap;
 
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 32;
-		struct doctor_check *n = realloc(r->checks, ncap * sizeof(*n));
-
-		if (!n) {
-			d->oom = true;
-			return;
-		}
-		r->checks = n;
-		r->cap = ncap;
-	}
-	c = &r->checks[r->n];
-	c->name = name;
-	c->status = st;
 	va_start(ap, fmt);
-	if (vasprintf(&c->reason, fmt, ap) < 0)
-		c->reason = NULL;
-	va_end(ap);
-	c->action = action && *action ? strdup(action) : NULL;
-	if (!c->reason || (action && *action && !c->action)) {
-		free(c->reason);
-		free(c->action);
+	if (doctor_report_addv(d->r, name, st, action, fmt, ap) < 0)
 		d->oom = true;
-		return;
-	}
-	r->n++;
+	va_end(ap);
 }
 
 /* --- kernel and KSM ----------------------------------------------------- */

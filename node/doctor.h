@@ -11,6 +11,7 @@
 #ifndef SP_DOCTOR_H
 #define SP_DOCTOR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "base/error.h"
@@ -52,6 +53,11 @@ struct doctor_report {
  * when out of memory. */
 int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t *err);
 void doctor_report_free(struct doctor_report *r);
+
+/* Append a check to r (name static; action NULL or "" for none).
+ * Returns 0 or -ENOMEM. */
+int doctor_report_addv(struct doctor_report *r, const char *name, enum doctor_status st, const char *action,
+		       const char *fmt, va_list ap);
 
 /* Counts of checks per status (counts[DOCTOR_FAIL] > 0: the node fails). */
 void doctor_report_count(const struct doctor_report *r, size_t counts[3]);
