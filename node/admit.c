@@ -97,6 +97,9 @@ static int identify(const struct sp_workload *w, struct sp_container *rec, sp_er
 		return ret;
 	rec->pid = rep.pid;
 	rec->start_time = rep.start_time;
+	/* One process: the entry is what it forks, too (node/state.h). */
+	if (w->scope == KSM_SCOPE_PROCESS)
+		return sp_lineage_start(rec, err);
 	return 0;
 }
 
@@ -318,11 +321,15 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 	struct sp_container rec = { .id = name, .domain = (char *)a->domain, .pid = w->pid, .enabled = true };
 
 	ret = record_intent(paths, &cfg, w, &rec, a, err);
-	if (ret != 0)
+	if (ret != 0) {
+		free(rec.members);
 		return ret > 0 ? 0 : ret;
+	}
 	ret = switch_on(w, &rec, a, err);
 	cgroup = rec.cgroup; /* freed here, whatever confirm does with rec */
-	return confirm(paths, &cfg, w, &rec, ret, a, err);
+	ret = confirm(paths, &cfg, w, &rec, ret, a, err);
+	free(rec.members);
+	return ret;
 }
 
 /* State entries a running workload covers: its own, the same cgroup's, and

@@ -81,6 +81,11 @@ static bool entry_running(const struct sp_container *c)
 
 	if (c->pid <= 0)
 		return false;
+	if (c->enabled && sp_state_is_pid_entry(c)) {
+		_cleanup_(pid_list_free) struct pid_list l = { 0 };
+
+		return sp_lineage_pids(c, &l, NULL) > 0; /* node/state.h */
+	}
 	if (c->start_time)
 		return proc_alive(c->pid, c->start_time);
 	/* Refusals recorded before the start time was known. */
@@ -124,10 +129,13 @@ static void row_read_entry(struct ksm_report_row *row, const struct sp_container
 	if (c->cgroup) {
 		row->cgroup = strdup(c->cgroup);
 	} else if (strncmp(c->id, "pid:", 4) == 0) {
-		/* `samepage enable --pid`: that process and what it forked. */
+		/* `samepage enable --pid`: that process and what it forked
+		 * (node/state.h), also once it exited. */
 		_cleanup_(pid_list_free) struct pid_list l = { 0 };
 
-		ret = ksm_proc_tree(c->pid, &l, &e);
+		ret = sp_lineage_pids(c, &l, &e);
+		if (ret > 0)
+			ret = 0;
 		if (ret == 0)
 			ret = ksm_stat_pids(l.pids, l.n, &row->stat, &e);
 		if (ret < 0)

@@ -49,10 +49,16 @@ static bool proc_cgroup_ksm(const char *cgroup, bool native)
 	return false;
 }
 
+static int proc_table(struct sp_proc_table *t)
+{
+	return sp_proc_table_read(t, NULL);
+}
+
 const struct sp_probe sp_probe_proc = {
 	.alive = proc_alive,
 	.pid_ksm = proc_pid_ksm,
 	.cgroup_ksm = proc_cgroup_ksm,
+	.proc_table = proc_table,
 };
 
 static void sleep_ms(unsigned int ms)
