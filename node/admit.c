@@ -159,8 +159,10 @@ static int refuse(const struct sp_node_paths *paths, struct sp_state *st, const 
 {
 	struct proc_info pi;
 
-	if (w->scope != KSM_SCOPE_CONTAINER_INIT)
+	if (w->scope != KSM_SCOPE_CONTAINER_INIT) {
+		sp_state_save(paths->state_dir, st, NULL); /* what prune refreshed (lineages) */
 		return ret;
+	}
 	if (rec->start_time == 0 && proc_info_read(w->pid, &pi, NULL) == 0)
 		rec->start_time = pi.start_time;
 	rec->enabled = false;
