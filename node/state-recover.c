@@ -187,6 +187,11 @@ static void rebuild_from(struct sp_state *st, struct sp_state *prev)
 		st->knobs[kept++] = prev->knobs[i];
 	}
 	st->n_knobs = kept;
+	/* Kernel domain ids are never handed out twice: keep every one. */
+	for (i = 0; i < prev->n_kdomains; i++)
+		sp_state_kdomain_add(st, prev->kdomains[i].domain, prev->kdomains[i].id);
+	if (prev->kdomain_next > st->kdomain_next)
+		st->kdomain_next = prev->kdomain_next;
 	st->ksmd_managed = prev->ksmd_managed && kept > 0;
 }
 

@@ -32,6 +32,9 @@ void sp_state_free(struct sp_state *st)
 	for (i = 0; i < st->n_containers; i++)
 		container_free(&st->containers[i]);
 	free(st->containers);
+	for (i = 0; i < st->n_kdomains; i++)
+		free(st->kdomains[i].domain);
+	free(st->kdomains);
 	free(st->recovered);
 	memset(st, 0, sizeof(*st));
 }
@@ -166,6 +169,39 @@ static void copy_bounded(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+int sp_state_kdomain_add(struct sp_state *st, const char *domain, uint64_t id)
+{
+	struct sp_kdomain *n = realloc(st->kdomains, (st->n_kdomains + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	st->kdomains = n;
+	n[st->n_kdomains].domain = strdup(domain);
+	if (!n[st->n_kdomains].domain)
+		return -ENOMEM;
+	n[st->n_kdomains++].id = id;
+	if (id >= st->kdomain_next)
+		st->kdomain_next = id + 1;
+	return 0;
+}
+
+static int parse_kdomains(json_object *root, struct sp_state *st, const char *what, sp_error_t *err)
+{
+	json_object *kd, *ids, *v;
+
+	if (!json_object_object_get_ex(root, "kernel_domains", &kd) || !json_object_is_type(kd, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(kd, "next", &v))
+		st->kdomain_next = json_object_get_uint64(v);
+	if (!json_object_object_get_ex(kd, "ids", &ids) || !json_object_is_type(ids, json_type_object))
+		return 0;
+	json_object_object_foreach(ids, key, val) {
+		if (sp_state_kdomain_add(st, key, json_object_get_uint64(val)) < 0)
+			return sp_error_set(err, ENOMEM, "%s: kernel_domains", what);
+	}
+	return 0;
+}
+
 static int parse_recovered(json_object *root, struct sp_state *st, const char *what, sp_error_t *err)
 {
 	json_object *rec, *v;
@@ -226,6 +262,11 @@ int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_e
 				st->n_knobs++;
 			}
 		}
+	}
+	ret = parse_kdomains(root, st, what, err);
+	if (ret < 0) {
+		sp_state_free(st);
+		return ret;
 	}
 	return parse_recovered(root, st, what, err);
 }
@@ -289,6 +330,15 @@ char *sp_state_to_json(const struct sp_state *st)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "containers", arr);
+	if (st->n_kdomains || st->kdomain_next) {
+		json_object *kd = json_object_new_object(), *ids = json_object_new_object();
+
+		for (i = 0; i < st->n_kdomains; i++)
+			json_object_object_add(ids, st->kdomains[i].domain, json_object_new_uint64(st->kdomains[i].id));
+		json_object_object_add(kd, "next", json_object_new_uint64(st->kdomain_next));
+		json_object_object_add(kd, "ids", ids);
+		json_object_object_add(root, "kernel_domains", kd);
+	}
 	json_object_object_add(ksmd, "managed", json_object_new_boolean(st->ksmd_managed));
 	for (i = 0; i < st->n_knobs; i++) {
 		json_object *k = json_object_new_object();

@@ -25,6 +25,7 @@
  *                       "intent": false, "owner_pid": 0, "owner_start": 0,
  *                       "backend": "stock", "cgroup": "/sys/fs/...",
  *                       "since": 1763778000, "reason": "..." } ],
+ *     "kernel_domains": { "next": 3, "ids": { "k8s/team-a": 1, "k8s/team-b": 2 } },
  *     "ksmd": { "managed": true,
  *               "knobs": [ { "name": "run", "saved": "0", "set": "1" } ] },
  *     "recovered": { "at": 1763778000, "what": "..." } }
@@ -96,9 +97,18 @@ struct sp_knob_change {
 	char set[64];
 };
 
+/* A samepage domain and the kernel domain id it got (node/domain-kernel.h). */
+struct sp_kdomain {
+	char *domain;
+	uint64_t id;
+};
+
 struct sp_state {
 	struct sp_container *containers;
 	size_t n_containers;
+	struct sp_kdomain *kdomains;   /* allocated once per domain, kept while the node runs */
+	size_t n_kdomains;
+	uint64_t kdomain_next;         /* the next id to hand out; ids are never reused */
 	bool ksmd_managed;
 	struct sp_knob_change knobs[SP_STATE_MAX_KNOBS];
 	size_t n_knobs;
@@ -150,6 +160,9 @@ int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *
 
 /* Remove every entry of this id; returns true when something was removed. */
 bool sp_state_remove(struct sp_state *st, const char *id);
+
+/* Record domain's kernel id (node/domain-kernel.h allocates); -ENOMEM. */
+int sp_state_kdomain_add(struct sp_state *st, const char *domain, uint64_t id);
 
 /* Whether any enabled entry belongs to domain. */
 bool sp_state_domain_enabled(const struct sp_state *st, const char *domain);
