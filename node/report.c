@@ -15,6 +15,7 @@
 #include "cgroupfs/figures.h"
 #include "node/backend.h"
 #include "node/report.h"
+#include "cgroupfs/native-domain.h"
 
 const char *ksmd_manager_name(enum ksmd_manager m)
 {
@@ -116,6 +117,20 @@ static void row_init_entry(struct ksm_report_row *row, const struct sp_container
 	row->enabled = c->enabled;
 }
 
+/* The kernel domain the cgroup is in, against the one recorded. */
+static void row_read_kdomain(struct ksm_report_row *row, const struct sp_container *c)
+{
+	struct ksm_domain_state d;
+
+	row->kdomain = c->kdomain;
+	if (ksm_domain_effective(row->cgroup, &d, NULL) < 0)
+		return;
+	row->kdomain_known = true;
+	row->kdomain_deny = d.deny;
+	row->kdomain_effective = d.id;
+	row->kdomain_mismatch = c->kdomain && c->enabled && (d.deny || d.id != c->kdomain);
+}
+
 /* Figures of a container of the state. */
 static void row_read_entry(struct ksm_report_row *row, const struct sp_container *c)
 {
@@ -152,6 +167,7 @@ static void row_read_entry(struct ksm_report_row *row, const struct sp_container
 		row->error = strdup("out of memory");
 		return;
 	}
+	row_read_kdomain(row, c);
 	ret = ksm_stat_cgroup(row->cgroup, &row->stat, &e);
 	if (ret < 0) {
 		/* The container went away between the two reads. */

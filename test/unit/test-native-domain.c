@@ -22,11 +22,14 @@
 
 #include "base/cleanup.h"
 #include "base/fileio.h"
+#include "base/json.h"
 #include "cgroupfs/native.h"
 #include "cgroupfs/native-domain.h"
 #include "node/config.h"
 #include "node/domain-kernel.h"
+#include "host/proc.h"
 #include "node/policy.h"
+#include "node/report.h"
 #include "node/state.h"
 
 static char root[64];
@@ -375,6 +378,63 @@ static void test_available_at(void **state)
 	assert_false(ksm_domain_available_at(without)); /* a v1/v2 controller without domains */
 }
 
+/* status and metrics: the effective domain of each container, and the one
+ * that is not in the domain its record says. */
+static void test_report_mismatch(void **state)
+{
+	_cleanup_free_ char *good = at("rep/good"), *moved = at("rep/moved"), *prom = NULL;
+	struct sp_container a = { .id = "good", .domain = "k8s/a", .enabled = true, .backend = "native", .kdomain = 3 };
+	struct sp_container b = a;
+	struct ksm_report r;
+	struct sp_state st = { 0 };
+	struct proc_info self;
+	sp_error_t err = NULL;
+	json_object *rows, *kd, *v;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(proc_info_read(getpid(), &self, NULL), 0);
+	cgroup("rep", "");
+	cgroup("rep/good", "");
+	cgroup("rep/moved", "");
+	put("rep/good/" KSM_DOMAIN_EFFECTIVE_FILE, "3\n");
+	put("rep/moved/" KSM_DOMAIN_EFFECTIVE_FILE, "0\n");
+	a.pid = b.pid = self.pid;
+	a.start_time = b.start_time = self.start_time;
+	a.cgroup = good;
+	b.id = "moved";
+	b.cgroup = moved;
+	assert_int_equal(sp_state_add(&st, &a, &err), 0);
+	assert_int_equal(sp_state_add(&st, &b, &err), 0);
+	assert_int_equal(ksm_report_collect(&st, NULL, NULL, 0, &r, &err), 0);
+	assert_int_equal(r.n_rows, 2);
+	{
+		_cleanup_(json_object_putp) json_object *o = ksm_report_json(&r);
+		size_t i;
+
+		assert_true(json_object_object_get_ex(o, "containers", &rows));
+		for (i = 0; i < json_object_array_length(rows); i++) {
+			json_object *row = json_object_array_get_idx(rows, i), *id;
+			bool is_moved;
+
+			assert_true(json_object_object_get_ex(row, "id", &id));
+			is_moved = strcmp(json_object_get_string(id), "moved") == 0;
+			assert_true(json_object_object_get_ex(row, "kernel_domain", &kd));
+			assert_true(json_object_object_get_ex(kd, "recorded", &v));
+			assert_int_equal(json_object_get_uint64(v), 3);
+			assert_true(json_object_object_get_ex(kd, "effective", &v));
+			assert_string_equal(json_object_get_string(v), is_moved ? "0" : "3");
+			assert_true(json_object_object_get_ex(kd, "mismatch", &v));
+			assert_int_equal(json_object_get_boolean(v), is_moved);
+		}
+	}
+	assert_int_equal(ksm_report_prometheus(&r, &prom, &len, &err), 0);
+	assert_non_null(strstr(prom, "samepage_container_kernel_domain_mismatch{domain=\"k8s/a\",container=\"moved\"} 1"));
+	assert_non_null(strstr(prom, "samepage_container_kernel_domain_mismatch{domain=\"k8s/a\",container=\"good\"} 0"));
+	ksm_report_free(&r);
+	sp_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_assign_private_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_and_deny, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_available_at, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_mismatch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
