@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "cgroupfs/native-domain.h"
 #include "node/domain-kernel.h"
 
@@ -85,4 +88,49 @@ int sp_kdomain_release(const struct sp_state *st, const struct sp_container *c, 
 			return 0;
 	}
 	return ksm_domain_reset(c->cgroup, c->kdomain, err);
+}
+
+size_t sp_kdomain_mismatches(const struct sp_state *st, size_t *checked, char **desc)
+{
+	size_t len = 0, i, bad = 0;
+	FILE *f = open_memstream(desc, &len);
+
+	*checked = 0;
+	for (i = 0; i < st->n_containers; i++) {
+		const struct sp_container *c = &st->containers[i];
+		struct ksm_domain_state d;
+
+		if (!c->enabled || !c->kdomain || !c->cgroup || ksm_domain_effective(c->cgroup, &d, NULL) < 0)
+			continue;
+		(*checked)++;
+		if (!d.deny && d.id == c->kdomain)
+			continue;
+		if (f && bad++)
+			fputs(", ", f);
+		if (f && d.deny)
+			fprintf(f, "%s (recorded %llu, effective deny)", c->id, (unsigned long long)c->kdomain);
+		else if (f)
+			fprintf(f, "%s (recorded %llu, effective %llu)", c->id, (unsigned long long)c->kdomain,
+				(unsigned long long)d.id);
+	}
+	if (!f || fclose(f) != 0 || !bad) {
+		free(*desc);
+		*desc = NULL;
+	}
+	return bad;
+}
+
+int sp_kdomain_deny_status(const struct sp_config *cfg, sp_error_t *err)
+{
+	_cleanup_free_ char *value = NULL;
+	int ret;
+
+	if (!cfg->deny_unmanaged)
+		return 0;
+	ret = ksm_domain_read(cfg->deny_unmanaged, &value, err);
+	if (ret < 0)
+		return sp_error_wrap(err, "deny_unmanaged");
+	if (strcmp(value, "deny") != 0)
+		return sp_error_setx(err, EPERM, "deny_unmanaged `%s` holds `%s`, not deny", cfg->deny_unmanaged, value);
+	return 1;
 }

@@ -50,4 +50,14 @@ int sp_kdomain_deny_unmanaged(const struct sp_config *cfg, const char *cgroup, s
  * an id there and no other entry of st uses that cgroup. */
 int sp_kdomain_release(const struct sp_state *st, const struct sp_container *c, sp_error_t *err);
 
+/* Enabled entries of st whose cgroup's ksm.domain.effective is not the id
+ * recorded for them: how many, and "c1 (recorded 3, effective 0), ..." in
+ * *desc (malloc'd, NULL when none).  *checked: entries with an id. */
+size_t sp_kdomain_mismatches(const struct sp_state *st, size_t *checked, char **desc);
+
+/* Where deny for unmanaged workloads stands: 1 when `deny_unmanaged` is
+ * set and holds deny, 0 when not configured, <0 (error set) when it is
+ * configured but does not hold (or cannot be read). */
+int sp_kdomain_deny_status(const struct sp_config *cfg, sp_error_t *err);
+
 #endif

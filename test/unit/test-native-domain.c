@@ -432,7 +432,34 @@ static void test_report_mismatch(void **state)
 	assert_non_null(strstr(prom, "samepage_container_kernel_domain_mismatch{domain=\"k8s/a\",container=\"moved\"} 1"));
 	assert_non_null(strstr(prom, "samepage_container_kernel_domain_mismatch{domain=\"k8s/a\",container=\"good\"} 0"));
 	ksm_report_free(&r);
+	/* doctor's reading of the same */
+	{
+		_cleanup_free_ char *desc = NULL;
+		size_t checked = 0;
+
+		assert_int_equal(sp_kdomain_mismatches(&st, &checked, &desc), 1);
+		assert_int_equal(checked, 2);
+		assert_string_equal(desc, "moved (recorded 3, effective 0)");
+	}
 	sp_state_free(&st);
+}
+
+static void test_deny_status(void **state)
+{
+	_cleanup_free_ char *un = at("un");
+	struct sp_config cfg;
+	sp_error_t err = NULL;
+
+	(void)state;
+	sp_config_defaults(&cfg);
+	assert_int_equal(sp_kdomain_deny_status(&cfg, &err), 0);
+	cgroup("un", "");
+	cfg.deny_unmanaged = un;
+	assert_int_equal(sp_kdomain_deny_status(&cfg, &err), -EPERM);
+	assert_non_null(strstr(sp_error_msg(err), "holds `inherit`, not deny"));
+	sp_error_free(&err);
+	assert_int_equal(ksm_domain_deny(un, &err), 1);
+	assert_int_equal(sp_kdomain_deny_status(&cfg, &err), 1);
 }
 
 int main(void)
@@ -445,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_release_and_deny, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_available_at, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deny_status, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
