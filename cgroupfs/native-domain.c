@@ -94,8 +94,7 @@ int ksm_domain_effective(const char *path, struct ksm_domain_state *d, sp_error_
 	return ret < 0 ? ret : ksm_domain_parse_effective(value, file, d, err);
 }
 
-/* a equals b or lies below it */
-static bool path_within(const char *a, const char *b)
+bool ksm_cgroup_within(const char *a, const char *b)
 {
 	size_t n = strlen(b);
 
@@ -150,12 +149,12 @@ int ksm_domain_check_private(const char *path, pid_t init, sp_error_t *err)
 
 	if (!root)
 		return sp_error_set(err, ENOENT, "no cgroup2 hierarchy is mounted");
-	if (!path_within(path, root) || path_within(root, path))
+	if (!ksm_cgroup_within(path, root) || ksm_cgroup_within(root, path))
 		return sp_error_setx(err, EPERM, "cgroup `%s` is the cgroup2 root or outside it: not one workload's own",
 				     path);
 	/* Our own cgroup (the hook's: the runtime's) in or below it: the
 	 * container shares it with the runtime. */
-	if (ksm_native_cgroup_of_pid(getpid(), &own, NULL) == 0 && path_within(own, path))
+	if (ksm_native_cgroup_of_pid(getpid(), &own, NULL) == 0 && ksm_cgroup_within(own, path))
 		return sp_error_setx(err, EPERM,
 				     "cgroup `%s` holds samepage's own cgroup `%s`: it is shared with the runtime, "
 				     "a kernel domain is only written to a container's own cgroup",

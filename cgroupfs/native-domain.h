@@ -32,6 +32,9 @@ struct ksm_domain_state {
 	uint64_t id;            /* when !deny; 0 is the global domain */
 };
 
+/* Path a is b or lies below it (by components; "/" holds everything). */
+bool ksm_cgroup_within(const char *a, const char *b);
+
 /* Parse "deny" or a decimal id (a trailing newline allowed). */
 int ksm_domain_parse_effective(const char *text, const char *what, struct ksm_domain_state *d, sp_error_t *err);
 

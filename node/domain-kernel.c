@@ -50,23 +50,13 @@ int sp_policy_effective(const struct sp_config *cfg, bool available, const char 
 	return 0;
 }
 
-/* a equals b or lies below it */
-static bool within(const char *a, const char *b)
-{
-	size_t n = strlen(b);
-
-	while (n > 1 && b[n - 1] == '/')
-		n--;
-	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
-}
-
 int sp_kdomain_deny_unmanaged(const struct sp_config *cfg, const char *cgroup, sp_error_t *err)
 {
 	int ret;
 
 	if (!cfg->deny_unmanaged)
 		return 0;
-	if (cgroup && within(cgroup, cfg->deny_unmanaged))
+	if (cgroup && ksm_cgroup_within(cgroup, cfg->deny_unmanaged))
 		return sp_error_setx(err, EPERM,
 				     "deny_unmanaged `%s` holds the workload's cgroup `%s`: an ancestor's deny wins, "
 				     "so it could never merge; name the parent of the workloads samepage does not manage",
