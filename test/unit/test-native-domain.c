@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -28,11 +29,13 @@
 #include "node/config.h"
 #include "node/domain-kernel.h"
 #include "host/proc.h"
+#include "node/admit.h"
 #include "node/policy.h"
 #include "node/report.h"
 #include "node/state.h"
 
 static char root[64];
+static pid_t kids[3]; /* test_admit_kernel_policy's, killed by teardown */
 
 static char *at(const char *rel)
 {
@@ -97,6 +100,12 @@ static int teardown(void **state)
 	char cmd[600];
 
 	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(kids); i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
 	ksm_native_set_root_for_testing(NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	assert_int_equal(system(cmd), 0);
@@ -462,6 +471,108 @@ static void test_deny_status(void **state)
 	assert_int_equal(sp_kdomain_deny_status(&cfg, &err), 1);
 }
 
+/* sp_admit and sp_forget of `samepage enable --cgroup` on the fake tree:
+ * the default policy is kernel there, each domain gets its id (the same
+ * for its every cgroup), written before ksm.enable; forgetting writes
+ * inherit back; deny_unmanaged above the workload refuses it. */
+static int admit_cg(const char *conf, const char *state_dir, const char *cg, const char *domain, bool forget,
+		    char **msg)
+{
+	struct sp_node_paths paths = { .config = conf, .state_dir = state_dir };
+	struct sp_workload w = { .scope = KSM_SCOPE_CGROUP, .cgroup = cg, .domain = domain };
+	struct sp_admission a;
+	sp_error_t err = NULL;
+	int ret = forget ? sp_forget(&paths, &w, &a, &err) : sp_admit(&paths, &w, &a, &err);
+
+	if (msg)
+		*msg = ret < 0 ? strdup(sp_error_msg(err)) : NULL;
+	sp_admission_free(&a);
+	sp_error_free(&err);
+	return ret;
+}
+
+static void test_admit_kernel_policy(void **state)
+{
+	_cleanup_free_ char *c1 = at("k/c1"), *c2 = at("k/c2"), *c3 = at("k/c3"), *conf = at("samepage.conf");
+	_cleanup_free_ char *sdir = at("state"), *procs = NULL, *v1 = NULL, *v2 = NULL, *v3 = NULL, *en = NULL;
+	_cleanup_free_ char *msg = NULL, *k = at("k");
+	struct sp_state st;
+	sp_error_t err = NULL;
+
+	char list[3][16];
+	int i;
+
+	(void)state;
+	(void)procs;
+	/* one process of its own per cgroup: forget goes by the processes */
+	for (i = 0; i < 3; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			pause();
+			_exit(0);
+		}
+		snprintf(list[i], sizeof(list[i]), "%d\n", (int)kids[i]);
+	}
+	cgroup("k", "");
+	cgroup("k/c1", list[0]);
+	cgroup("k/c2", list[1]);
+	cgroup("k/c3", list[2]);
+	put("samepage.conf", "{\"manage_ksmd\": false}");
+
+	assert_int_equal(admit_cg(conf, sdir, c1, "k8s/team-a", false, NULL), 0);
+	assert_int_equal(admit_cg(conf, sdir, c2, "k8s/team-b", false, &msg), 0); /* no exclusive refusal */
+	assert_int_equal(admit_cg(conf, sdir, c3, "k8s/team-a", false, NULL), 0);
+	v1 = get("k/c1/" KSM_DOMAIN_FILE);
+	v2 = get("k/c2/" KSM_DOMAIN_FILE);
+	v3 = get("k/c3/" KSM_DOMAIN_FILE);
+	en = get("k/c1/ksm.enable");
+	assert_string_equal(en, "1");
+	assert_string_equal(v1, v3);
+	assert_string_not_equal(v1, v2);
+	assert_int_equal(sp_state_load(sdir, &st, &err), 0);
+	assert_int_equal(sp_kdomain_lookup(&st, "k8s/team-a"), strtoull(v1, NULL, 10));
+	assert_int_equal(sp_kdomain_lookup(&st, "k8s/team-b"), strtoull(v2, NULL, 10));
+	assert_int_equal(st.n_containers, 3);
+	sp_state_free(&st);
+
+	/* disable: ksm.enable 0, then inherit back */
+	assert_int_equal(admit_cg(conf, sdir, c1, NULL, true, NULL), 0);
+	free(v1);
+	v1 = get("k/c1/" KSM_DOMAIN_FILE);
+	assert_string_equal(v1, "inherit");
+	free(en);
+	en = get("k/c1/ksm.enable");
+	assert_string_equal(en, "0");
+	/* team-a keeps its id for its next cgroup */
+	assert_int_equal(admit_cg(conf, sdir, c1, "k8s/team-a", false, NULL), 0);
+	free(v1);
+	v1 = get("k/c1/" KSM_DOMAIN_FILE);
+	assert_string_equal(v1, v3);
+
+	/* deny_unmanaged over the workload: refused, both named, nothing written */
+	assert_int_equal(admit_cg(conf, sdir, c1, NULL, true, NULL), 0);
+	free(msg);
+	{
+		_cleanup_free_ char *text = NULL;
+
+		assert_true(asprintf(&text, "{\"manage_ksmd\": false, \"deny_unmanaged\": \"%s\"}", k) > 0);
+		put("samepage.conf", text);
+	}
+	assert_int_equal(admit_cg(conf, sdir, c1, "k8s/team-c", false, &msg), -EPERM);
+	assert_non_null(strstr(msg, "holds the workload's cgroup"));
+	free(v1);
+	v1 = get("k/c1/" KSM_DOMAIN_FILE);
+	assert_string_equal(v1, "inherit");
+
+	/* domain_policy exclusive named: no kernel domain, the old refusal */
+	put("samepage.conf", "{\"manage_ksmd\": false, \"domain_policy\": \"exclusive\"}");
+	free(msg);
+	assert_int_equal(admit_cg(conf, sdir, c1, "k8s/team-c", false, &msg), -EPERM);
+	if (!strstr(msg, "owns KSM on this node"))
+		fail_msg("%s", msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +584,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_available_at, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deny_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admit_kernel_policy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
