@@ -35,7 +35,7 @@
 #include "node/state.h"
 
 static char root[64];
-static pid_t kids[3]; /* test_admit_kernel_policy's, killed by teardown */
+static pid_t admit_kids[3]; /* test_admit_kernel_policy's, killed by teardown */
 
 static char *at(const char *rel)
 {
@@ -100,11 +100,11 @@ static int teardown(void **state)
 	char cmd[600];
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(kids); i++)
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-			kids[i] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(admit_kids); i++)
+		if (admit_kids[i] > 0) {
+			kill(admit_kids[i], SIGKILL);
+			waitpid(admit_kids[i], NULL, 0);
+			admit_kids[i] = 0;
 		}
 	ksm_native_set_root_for_testing(NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
@@ -506,13 +506,13 @@ static void test_admit_kernel_policy(void **state)
 	(void)procs;
 	/* one process of its own per cgroup: forget goes by the processes */
 	for (i = 0; i < 3; i++) {
-		kids[i] = fork();
-		assert_true(kids[i] >= 0);
-		if (kids[i] == 0) {
+		admit_kids[i] = fork();
+		assert_true(admit_kids[i] >= 0);
+		if (admit_kids[i] == 0) {
 			pause();
 			_exit(0);
 		}
-		snprintf(list[i], sizeof(list[i]), "%d\n", (int)kids[i]);
+		snprintf(list[i], sizeof(list[i]), "%d\n", (int)admit_kids[i]);
 	}
 	cgroup("k", "");
 	cgroup("k/c1", list[0]);
