@@ -125,7 +125,20 @@ static int enable_in_subtree(const char *dir, sp_error_t *err)
 
 int ksm_native_enable(const char *path, bool on, sp_error_t *err)
 {
-	_cleanup_free_ char *dir = NULL, *file = NULL;
+	_cleanup_free_ char *file = NULL;
+	int ret;
+
+	ret = ksm_native_prepare(path, err);
+	if (ret < 0)
+		return ret;
+	if (asprintf(&file, "%s/ksm.enable", path) < 0)
+		return sp_error_set(err, ENOMEM, "enable ksm for `%s`", path);
+	return write_file_str(file, on ? "1" : "0", err);
+}
+
+int ksm_native_prepare(const char *path, sp_error_t *err)
+{
+	_cleanup_free_ char *dir = NULL;
 	const char *root = ksm_native_cgroup2_root();
 	size_t rlen, len;
 	char *p;
@@ -167,10 +180,7 @@ int ksm_native_enable(const char *path, bool on, sp_error_t *err)
 		if (ret < 0)
 			return ret;
 	}
-
-	if (asprintf(&file, "%s/ksm.enable", dir) < 0)
-		return sp_error_set(err, ENOMEM, "enable ksm for `%s`", path);
-	return write_file_str(file, on ? "1" : "0", err);
+	return 0;
 }
 
 int ksm_native_enabled(const char *path, bool *on, sp_error_t *err)

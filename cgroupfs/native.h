@@ -48,6 +48,12 @@ int ksm_native_cgroup_of_pid(pid_t pid, char **path, sp_error_t *err);
  * root.  Errors name the file. */
 int ksm_native_enable(const char *path, bool on, sp_error_t *err);
 
+/* The first half of ksm_native_enable: the controller in
+ * cgroup.subtree_control from the root down to path's parent, so that
+ * path's ksm.* files exist (cgroupfs/native-domain.h writes ksm.domain
+ * before ksm.enable). */
+int ksm_native_prepare(const char *path, sp_error_t *err);
+
 /* Read path/ksm.enable (own value) into *on. */
 int ksm_native_enabled(const char *path, bool *on, sp_error_t *err);
 

@@ -161,6 +161,34 @@ static void print_node(const struct ksm_node_stat *n, FILE *f)
 		fprintf(f, "  %-16s %" PRId64 "\n", "full_scans", n->full_scans);
 }
 
+/* Kernel domains as the kernel sees them (node/domain-kernel.h), with the
+ * containers not in the domain their record says. */
+static void print_kdomains(const struct ksm_report *r, FILE *f)
+{
+	bool head = false;
+	size_t i;
+
+	for (i = 0; i < r->n_rows; i++) {
+		const struct ksm_report_row *row = &r->rows[i];
+
+		if (!row->kdomain_known && !row->kdomain)
+			continue;
+		if (!head)
+			fprintf(f, "\nKernel domains (ksm.domain.effective)\n");
+		head = true;
+		fprintf(f, "  %s: ", row->id);
+		if (!row->kdomain_known)
+			fprintf(f, "unknown");
+		else if (row->kdomain_deny)
+			fprintf(f, "deny");
+		else
+			fprintf(f, "%" PRIu64, row->kdomain_effective);
+		if (row->kdomain)
+			fprintf(f, " (recorded %" PRIu64 ")", row->kdomain);
+		fputs(row->kdomain_mismatch ? "  MISMATCH: not in the domain its record says\n" : "\n", f);
+	}
+}
+
 /* Self-opt-in: KSM memory samepage did not enable (node/unattributed.h). */
 static void print_unattributed(const struct ksm_report *r, FILE *f)
 {
@@ -238,6 +266,7 @@ static void print_table(const struct ksm_report *r, FILE *f)
 
 	print_node(&r->node, f);
 	print_unattributed(r, f);
+	print_kdomains(r, f);
 	print_estimate(r, f);
 	fputc('\n', f);
 	if (r->n_rows == 0) {

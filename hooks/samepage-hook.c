@@ -24,6 +24,7 @@
 #include "node/domain.h"
 #include "node/confine-policy.h"
 #include "node/policy.h"
+#include "oci/bundle.h"
 #include "oci/oci.h"
 
 struct hook_opts {
@@ -189,13 +190,17 @@ static int pass_unasked(const struct oci_state *oci, const char *shown_id)
 }
 
 /* What the hook checks of the state before it touches anything: an id it
- * can record and print, and a container being created. */
+ * can record and print, a container being created, and samepage.io/
+ * annotations that are what the bundle's config.json says (crun cuts a
+ * value at a NUL before the state is written: oci/bundle.h). */
 static int check_target(const struct hook_opts *o, const struct oci_state *oci, sp_error_t *err)
 {
 	int ret = oci_id_check(oci->id, err);
 
 	if (ret == 0 && o->create)
 		ret = oci_state_check_creating(oci, err);
+	if (ret == 0 && o->create)
+		ret = oci_bundle_check_annotations(oci, err);
 	return ret;
 }
 

@@ -45,6 +45,9 @@ int proc_info_parse(const char *line, struct proc_info *pi)
 		case 4:
 			pi->ppid = (pid_t)strtol(p, NULL, 10);
 			break;
+		case 6:
+			pi->sid = (pid_t)strtol(p, NULL, 10);
+			break;
 		case 14:
 			pi->utime = strtoull(p, NULL, 10);
 			break;

@@ -12,6 +12,7 @@
 struct proc_info {
 	pid_t pid;
 	pid_t ppid;
+	pid_t sid;                     /* field 6: session id */
 	char state;                    /* R, S, D, Z, X, t, T, ... */
 	unsigned long long utime;      /* fields 14, 15: CPU time in clock ticks */
 	unsigned long long stime;

@@ -26,7 +26,7 @@ KOBJ := $(B)/kernel/obj
 KSELFTEST := $(KSRC)/tools/testing/selftests/cgroup
 GB := $(B)/kernel/guest-bin
 GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core
-GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/kernel-stat $(B)/test/fillmem
+GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/test-domain-guest $(GB)/kernel-stat $(B)/test/fillmem
 
 # After `kernel` (which patches the tree), not as a prerequisite of each
 # file: the kselftests' own Makefile decides what is stale.
@@ -56,6 +56,10 @@ $(GUEST_KSELFTESTS): kernel-uapi-headers
 $(GB)/test-native-guest: test/kernel/test-native-guest.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) -lcmocka
+
+$(GB)/test-domain-guest: test/kernel/test-domain-guest.c $(B)/libsamepage.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS)
 
 $(GB)/kernel-stat: bench/kernel-stat.d/kernel-stat.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)

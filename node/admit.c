@@ -9,6 +9,9 @@
 #include "base/cleanup.h"
 #include "node/admit.h"
 #include "node/config.h"
+#include "node/domain-kernel.h"
+#include "cgroupfs/native.h"
+#include "cgroupfs/native-domain.h"
 #include "node/ksmd.h"
 #include "node/policy.h"
 #include "node/state.h"
@@ -97,7 +100,28 @@ static int identify(const struct sp_workload *w, struct sp_container *rec, sp_er
 		return ret;
 	rec->pid = rep.pid;
 	rec->start_time = rep.start_time;
+	/* One process: the entry is what it forks, too (node/state.h). */
+	if (w->scope == KSM_SCOPE_PROCESS)
+		return sp_lineage_start(rec, err);
 	return 0;
+}
+
+/* The kernel domain first (domain policy kernel): ksm.domain of the
+ * workload's own cgroup, then ksm.enable (node/domain-kernel.h). */
+static int assign_kdomain(const struct sp_workload *w, const struct sp_container *rec, sp_error_t *err)
+{
+	_cleanup_free_ char *cg = NULL;
+	int ret = 0;
+
+	if (w->scope == KSM_SCOPE_CGROUP)
+		cg = strdup(w->cgroup);
+	else
+		ret = ksm_native_cgroup_of_pid(w->pid, &cg, err);
+	if (ret == 0 && !cg)
+		ret = sp_error_set(err, ENOMEM, "cgroup");
+	if (ret == 0)
+		ret = ksm_domain_assign(cg, rec->kdomain, w->scope == KSM_SCOPE_CGROUP ? 0 : w->pid, err);
+	return ret < 0 ? sp_error_wrap(err, "kernel domain %llu", (unsigned long long)rec->kdomain) : 0;
 }
 
 /* A container's init, confirmed to be the runtime's child first. */
@@ -107,6 +131,13 @@ static int switch_on_container(const struct sp_workload *w, struct sp_container 
 	struct ksm_enabled en = { 0 };
 	int ret;
 
+	if (rec->kdomain) {
+		ret = assign_kdomain(w, rec, err);
+		if (ret < 0) {
+			a->sw.backend = KSM_BACKEND_NATIVE;
+			return ret;
+		}
+	}
 	ret = ksm_container_init_enable(w->pid, w->runtime_pid, true, &en, err);
 	a->sw.backend = en.backend;
 	rec->cgroup = en.cgroup;
@@ -121,6 +152,11 @@ static int switch_on_running(const struct sp_workload *w, struct sp_container *r
 	struct ksm_target t = workload_target(w);
 	int ret;
 
+	if (rec->kdomain) {
+		ret = assign_kdomain(w, rec, err);
+		if (ret < 0)
+			return ret;
+	}
 	ret = ksm_target_switch(&t, true, &a->sw, err);
 	if (ret < 0)
 		return ret;
@@ -156,8 +192,10 @@ static int refuse(const struct sp_node_paths *paths, struct sp_state *st, const 
 {
 	struct proc_info pi;
 
-	if (w->scope != KSM_SCOPE_CONTAINER_INIT)
+	if (w->scope != KSM_SCOPE_CONTAINER_INIT) {
+		sp_state_save(paths->state_dir, st, NULL); /* what prune refreshed (lineages) */
 		return ret;
+	}
 	if (rec->start_time == 0 && proc_info_read(w->pid, &pi, NULL) == 0)
 		rec->start_time = pi.start_time;
 	rec->enabled = false;
@@ -207,6 +245,32 @@ static bool enabled_init(const struct sp_state *st, const char *id, pid_t pid)
 	return false;
 }
 
+/* The policy in force for w (node/domain-kernel.h) and, under `kernel`,
+ * its domain's kernel id in rec (allocated in st) and deny_unmanaged
+ * kept. */
+static int kernel_plan(const struct sp_config *cfg, const struct sp_workload *w, struct sp_state *st,
+		       struct sp_container *rec, enum sp_domain_policy *policy, sp_error_t *err)
+{
+	_cleanup_free_ char *cg = NULL;
+	bool available = false;
+	int ret;
+
+	if (ksm_backend_choose(w->scope, w->cgroup) == KSM_BACKEND_NATIVE) {
+		if (w->scope == KSM_SCOPE_CGROUP)
+			cg = strdup(w->cgroup);
+		else if (ksm_native_cgroup_of_pid(w->pid, &cg, NULL) < 0)
+			cg = NULL;
+		available = cg && ksm_domain_available_at(cg);
+	}
+	ret = sp_policy_effective(cfg, available, cg, policy, err);
+	if (ret < 0 || *policy != SP_POLICY_KERNEL)
+		return ret;
+	ret = sp_kdomain_deny_unmanaged(cfg, cg, err);
+	if (ret == 0)
+		ret = sp_kdomain_id(st, rec->domain, &rec->kdomain, err);
+	return ret;
+}
+
 /* Under the lock: is it enabled already (a runtime that runs both
  * createRuntime and prestart), does the policy allow it, then record the
  * intent so that a hook killed while injecting leaves a trace prune can
@@ -217,6 +281,7 @@ static int record_intent(const struct sp_node_paths *paths, const struct sp_conf
 {
 	_cleanup_close_ int lock = -EBADF;
 	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	enum sp_domain_policy policy;
 	struct proc_info self;
 	struct sp_verdict v;
 	int ret;
@@ -229,14 +294,19 @@ static int record_intent(const struct sp_node_paths *paths, const struct sp_conf
 		a->again = true;
 		return 1;
 	}
+	ret = kernel_plan(cfg, w, &st, rec, &policy, err);
+	if (ret < 0) {
+		a->refused = ret == -EPERM;
+		return refuse(paths, &st, w, rec, ret, err);
+	}
 	/* A container never counts as its own owner by id: a second container
 	 * reusing an owner's id is judged like any other. */
-	v = sp_policy_decide(&st, cfg->domain_policy, a->domain, w->scope == KSM_SCOPE_CONTAINER_INIT ? "" : rec->id);
+	v = sp_policy_decide(&st, policy, a->domain, w->scope == KSM_SCOPE_CONTAINER_INIT ? "" : rec->id);
 	if (!v.allow) {
 		a->refused = true;
 		return refuse(paths, &st, w, rec, sp_verdict_error(&v, a->domain, err), err);
 	}
-	ret = sp_unattributed_gate(&st, cfg, a->domain, err);
+	ret = policy == SP_POLICY_KERNEL ? 0 : sp_unattributed_gate(&st, cfg, a->domain, err);
 	if (ret < 0) {
 		a->refused = ret == -EPERM;
 		return refuse(paths, &st, w, rec, ret, err);
@@ -318,11 +388,15 @@ int sp_admit(const struct sp_node_paths *paths, const struct sp_workload *w, str
 	struct sp_container rec = { .id = name, .domain = (char *)a->domain, .pid = w->pid, .enabled = true };
 
 	ret = record_intent(paths, &cfg, w, &rec, a, err);
-	if (ret != 0)
+	if (ret != 0) {
+		free(rec.members);
 		return ret > 0 ? 0 : ret;
+	}
 	ret = switch_on(w, &rec, a, err);
 	cgroup = rec.cgroup; /* freed here, whatever confirm does with rec */
-	return confirm(paths, &cfg, w, &rec, ret, a, err);
+	ret = confirm(paths, &cfg, w, &rec, ret, a, err);
+	free(rec.members);
+	return ret;
 }
 
 /* State entries a running workload covers: its own, the same cgroup's, and
@@ -339,8 +413,10 @@ static void forget_entries(struct sp_state *st, const struct sp_workload *w, con
 		const struct sp_container *c = &st->containers[i];
 
 		if (strcmp(c->id, name) == 0 || (t.cgroup && c->cgroup && strcmp(c->cgroup, t.cgroup) == 0) ||
-		    pid_list_contains(&l, c->pid))
+		    pid_list_contains(&l, c->pid)) {
+			sp_kdomain_release(st, c, NULL);
 			sp_state_remove(st, c->id);
+		}
 		else
 			i++;
 	}
@@ -357,8 +433,10 @@ static void forget_stopped(struct sp_state *st, const char *id, pid_t pid)
 		const struct sp_container *c = &st->containers[i];
 
 		if (strcmp(c->id, id) == 0 && (pid <= 0 || c->pid == pid) &&
-		    !sp_probe_proc.alive(c->pid, c->start_time))
+		    !sp_probe_proc.alive(c->pid, c->start_time)) {
+			sp_kdomain_release(st, c, NULL); /* the runtime may have kept its cgroup */
 			sp_state_remove_entry(st, c->id, c->pid, c->start_time);
+		}
 		else
 			i++;
 	}

@@ -39,12 +39,13 @@ void sp_config_free(struct sp_config *cfg)
 {
 	free(cfg->namespace_annotation);
 	free(cfg->groups);
+	free(cfg->deny_unmanaged);
 	sp_config_defaults(cfg);
 }
 
 const char *sp_domain_policy_name(enum sp_domain_policy p)
 {
-	return p == SP_POLICY_SHARED ? "shared" : "exclusive";
+	return p == SP_POLICY_SHARED ? "shared" : p == SP_POLICY_KERNEL ? "kernel" : "exclusive";
 }
 
 static int want_type(json_object *v, json_type t, const char *what, const char *key, const char *tname, sp_error_t *err)
@@ -145,6 +146,25 @@ static int parse_estimate(json_object *est, const char *what, struct sp_estimate
 			return ret;
 	}
 	return 0;
+}
+
+/* --- deny_unmanaged (kernel domains) ------------------------------------- */
+
+static int parse_deny_unmanaged(json_object *v, const char *what, struct sp_config *cfg, sp_error_t *err)
+{
+	const char *s;
+
+	if (json_object_is_type(v, json_type_null))
+		return 0;
+	if (want_type(v, json_type_string, what, "deny_unmanaged", "a string", err) < 0)
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if (s[0] != '/' || strstr(s, "/..") || strlen(s) > 4096)
+		return sp_error_set(err, 0, "%s: `deny_unmanaged`: want an absolute cgroup path without `..`, got `%.64s`",
+				    what, s);
+	free(cfg->deny_unmanaged);
+	cfg->deny_unmanaged = strdup(s);
+	return cfg->deny_unmanaged ? 0 : sp_error_set(err, ENOMEM, "%s: `deny_unmanaged`", what);
 }
 
 /* --- unattributed (self-opt-in) ----------------------------------------- */
@@ -304,9 +324,15 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 				cfg->domain_policy = SP_POLICY_EXCLUSIVE;
 			else if (strcmp(s, "shared") == 0)
 				cfg->domain_policy = SP_POLICY_SHARED;
+			else if (strcmp(s, "kernel") == 0)
+				cfg->domain_policy = SP_POLICY_KERNEL;
 			else
-				return sp_error_set(err, 0, "%s: `domain_policy`: invalid value `%.32s` (want exclusive or shared)",
+				return sp_error_set(err, 0,
+						    "%s: `domain_policy`: invalid value `%.32s` (want exclusive, shared or kernel)",
 						    what, s);
+			cfg->domain_policy_set = true;
+		} else if (strcmp(key, "deny_unmanaged") == 0) {
+			ret = parse_deny_unmanaged(v, what, cfg, err);
 		} else if (strcmp(key, "manage_ksmd") == 0) {
 			if (want_type(v, json_type_boolean, what, key, "true or false", err) < 0)
 				return -EINVAL;

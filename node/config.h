@@ -4,7 +4,8 @@
  * key or a bad value is an error naming the key and the file.
  *
  *   {
- *     "domain_policy": "exclusive",   // or "shared"
+ *     "domain_policy": "exclusive",   // or "shared", or "kernel" (default where ksm.domain exists)
+ *     "deny_unmanaged": "/sys/fs/cgroup/x.slice",  // a cgroup samepage keeps at ksm.domain=deny
  *     "manage_ksmd": true,            // may samepage turn ksmd on?
  *     "advisor_mode": "scan-time",    // what to set when it does ("none" keeps pages_to_scan)
  *     "smart_scan": "off",            // or "keep": smart scan while samepage runs ksmd
@@ -29,6 +30,7 @@
 enum sp_domain_policy {
 	SP_POLICY_EXCLUSIVE,
 	SP_POLICY_SHARED,
+	SP_POLICY_KERNEL,   /* every domain at once, each in its own kernel domain (node/domain-kernel.h) */
 };
 
 struct sp_governor_config {
@@ -74,6 +76,8 @@ struct sp_namespace_group {
 struct sp_config {
 	enum sp_unattributed_mode unattributed;
 	enum sp_domain_policy domain_policy;
+	bool domain_policy_set;            /* written in the file (else kernel where the node has ksm.domain) */
+	char *deny_unmanaged;              /* cgroup path for ksm.domain=deny, or NULL */
 	bool manage_ksmd;
 	char advisor_mode[16];
 	/* smart_scan: "off" (default) switches the kernel's smart scan off

@@ -31,6 +31,8 @@
 #include "node/hookpath.h"
 #include "node/doctor.h"
 #include "node/doctor-wiring.h"
+#include "node/domain-kernel.h"
+#include "cgroupfs/native-domain.h"
 #include "node/unattributed.h"
 #include "node/estimate-record.h"
 #include "host/seccomp.h"
@@ -451,6 +453,43 @@ static void check_native(struct doctor *d)
 		    "no ksm cgroup controller in this kernel");
 }
 
+/* Kernel domains (node/domain-kernel.h): every enabled container in the
+ * domain its record says, and where unmanaged workloads are denied. */
+static void check_kernel_domains(struct doctor *d)
+{
+	_cleanup_(sp_state_free) struct sp_state st = { 0 };
+	_cleanup_error_ sp_error_t err = NULL;
+	_cleanup_free_ char *bad = NULL, *where = NULL;
+	size_t checked = 0, n;
+	int deny;
+
+	if (!d->native || !ksm_domain_available())
+		return;
+	if (sp_state_load(d->o->state_dir, &st, &err) == 0) {
+		n = sp_kdomain_mismatches(&st, &checked, &bad);
+		if (n)
+			add(d, "kernel_domains", DOCTOR_FAIL, "restart these containers, or write their id back to ksm.domain",
+			    "%zu of %zu containers are not in the kernel domain their record says: %s", n, checked,
+			    bad ? bad : "out of memory");
+		else
+			add(d, "kernel_domains", DOCTOR_OK, NULL, "%zu container%s, each in the kernel domain recorded",
+			    checked, checked == 1 ? "" : "s");
+	}
+	sp_error_free(&err);
+	deny = d->cfg_ok ? sp_kdomain_deny_status(&d->cfg, &err) : 0;
+	if (deny > 0)
+		add(d, "deny_unmanaged", DOCTOR_OK, NULL, "%s holds ksm.domain=deny", d->cfg.deny_unmanaged);
+	else if (deny < 0)
+		add(d, "deny_unmanaged", DOCTOR_FAIL, "the next admission writes it; check who changed it", "%s",
+		    sp_error_msg(err));
+	else if (asprintf(&where, "set `deny_unmanaged` in samepage.conf, or write it yourself: echo deny > %s/"
+			  "system.slice/ksm.domain (the parent of workloads samepage does not manage; never an "
+			  "ancestor of its containers: an ancestor's deny wins)",
+			  ksm_native_cgroup2_root() ? ksm_native_cgroup2_root() : "/sys/fs/cgroup") >= 0)
+		add(d, "deny_unmanaged", DOCTOR_WARN, where,
+		    "unmanaged workloads may opt in themselves (in the global domain 0, apart from the tenants' domains)");
+}
+
 static void check_cgroup_mode(struct doctor *d)
 {
 	struct statfs sf;
@@ -828,6 +867,7 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *r, sp_error_t 
 	check_ptrace(&d);
 	check_lsm(&d);
 	check_native(&d);
+	check_kernel_domains(&d);
 	check_cgroup_mode(&d);
 	check_runtimes(&d);
 	if (doctor_check_wiring(r, d.cfg_ok ? &d.cfg : NULL) < 0)

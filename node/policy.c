@@ -20,7 +20,8 @@ struct sp_verdict sp_policy_decide(const struct sp_state *st, enum sp_domain_pol
 	struct sp_verdict v = { .allow = true };
 	size_t i;
 
-	if (policy == SP_POLICY_SHARED)
+	/* kernel: the kernel keeps domains apart (node/domain-kernel.h) */
+	if (policy == SP_POLICY_SHARED || policy == SP_POLICY_KERNEL)
 		return v;
 	for (i = 0; i < st->n_containers; i++) {
 		const struct sp_container *c = &st->containers[i];

@@ -5,7 +5,10 @@
  * workloads that trust each other may share it:
  *   exclusive  one domain at a time has KSM on the node; another domain is
  *              refused until the owner's last container is gone;
- *   shared     every workload on the node trusts every other one.
+ *   shared     every workload on the node trusts every other one;
+ *   kernel     every domain at once, each in its own kernel domain (the
+ *              native backend's ksm.domain, node/domain-kernel.h); the
+ *              default where the kernel has it.
  * Domains are compared as whole strings in their full form (`k8s/team-a`,
  * `k8s/team-a/web`, `group/ci`, `local/default`): a sub-domain is a domain
  * of its own.  What a domain is and where it comes from: node/domain.h.

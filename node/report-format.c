@@ -167,6 +167,24 @@ static json_object *json_estimate(const struct ksm_report *r)
 	return o;
 }
 
+/* {"recorded": 3, "effective": "3" | "deny", "mismatch": false}, or
+ * null where neither samepage nor the kernel has a domain for it. */
+static json_object *json_kdomain(const struct ksm_report_row *row)
+{
+	json_object *o;
+	char eff[24];
+
+	if (!row->kdomain && !row->kdomain_known)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "recorded", row->kdomain ? json_object_new_uint64(row->kdomain) : NULL);
+	snprintf(eff, sizeof(eff), "%" PRIu64, row->kdomain_effective);
+	json_object_object_add(o, "effective",
+			       !row->kdomain_known ? NULL : json_object_new_string(row->kdomain_deny ? "deny" : eff));
+	json_object_object_add(o, "mismatch", json_object_new_boolean(row->kdomain_mismatch));
+	return o;
+}
+
 json_object *ksm_report_json(const struct ksm_report *r)
 {
 	json_object *o = json_object_new_object(), *rows = json_object_new_array(),
@@ -191,6 +209,7 @@ json_object *ksm_report_json(const struct ksm_report *r)
 		json_object_object_add(c, "cgroup", json_str_or_null(row->cgroup));
 		json_object_object_add(c, "reason", json_str_or_null(row->reason));
 		json_object_object_add(c, "error", json_str_or_null(row->error));
+		json_object_object_add(c, "kernel_domain", json_kdomain(row));
 		json_stat(c, &row->stat, ps);
 		json_object_array_add(rows, c);
 	}
@@ -342,6 +361,29 @@ static void prom_node(FILE *f, const struct ksm_node_stat *n)
 		n->manager == KSMD_SAMEPAGE);
 }
 
+/* Kernel domains, only where a cgroup has one (node/domain-kernel.h). */
+static void prom_kdomains(FILE *f, const struct ksm_report *r)
+{
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < r->n_rows; i++)
+		any |= r->rows[i].kdomain_known && r->rows[i].in_state;
+	if (!any)
+		return;
+	family(f, "", "container_kernel_domain_mismatch", "gauge",
+	       "1 when the container's ksm.domain.effective differs from the kernel domain samepage recorded.");
+	for (i = 0; i < r->n_rows; i++) {
+		const struct ksm_report_row *row = &r->rows[i];
+
+		if (!row->kdomain_known || !row->in_state)
+			continue;
+		fputs("samepage_container_kernel_domain_mismatch", f);
+		labels(f, row->domain ? row->domain : "", row->id);
+		fprintf(f, " %d\n", row->kdomain_mismatch);
+	}
+}
+
 static void prom_containers(FILE *f, const struct ksm_report *r)
 {
 	size_t i;
@@ -357,6 +399,7 @@ static void prom_containers(FILE *f, const struct ksm_report *r)
 		labels(f, row->domain ? row->domain : "", row->id);
 		fprintf(f, " %d\n", row->enabled);
 	}
+	prom_kdomains(f, r);
 	for (fl = 0; fl < F_COUNT; fl++) {
 		family(f, "container_", fields[fl].suffix, "gauge", fields[fl].help);
 		for (i = 0; i < r->n_rows; i++) {

@@ -15,6 +15,7 @@
 #include "cgroupfs/figures.h"
 #include "node/backend.h"
 #include "node/report.h"
+#include "cgroupfs/native-domain.h"
 
 const char *ksmd_manager_name(enum ksmd_manager m)
 {
@@ -81,6 +82,11 @@ static bool entry_running(const struct sp_container *c)
 
 	if (c->pid <= 0)
 		return false;
+	if (c->enabled && sp_state_is_pid_entry(c)) {
+		_cleanup_(pid_list_free) struct pid_list l = { 0 };
+
+		return sp_lineage_pids(c, &l, NULL) > 0; /* node/state.h */
+	}
 	if (c->start_time)
 		return proc_alive(c->pid, c->start_time);
 	/* Refusals recorded before the start time was known. */
@@ -111,6 +117,20 @@ static void row_init_entry(struct ksm_report_row *row, const struct sp_container
 	row->enabled = c->enabled;
 }
 
+/* The kernel domain the cgroup is in, against the one recorded. */
+static void row_read_kdomain(struct ksm_report_row *row, const struct sp_container *c)
+{
+	struct ksm_domain_state d;
+
+	row->kdomain = c->kdomain;
+	if (ksm_domain_effective(row->cgroup, &d, NULL) < 0)
+		return;
+	row->kdomain_known = true;
+	row->kdomain_deny = d.deny;
+	row->kdomain_effective = d.id;
+	row->kdomain_mismatch = c->kdomain && c->enabled && (d.deny || d.id != c->kdomain);
+}
+
 /* Figures of a container of the state. */
 static void row_read_entry(struct ksm_report_row *row, const struct sp_container *c)
 {
@@ -124,10 +144,13 @@ static void row_read_entry(struct ksm_report_row *row, const struct sp_container
 	if (c->cgroup) {
 		row->cgroup = strdup(c->cgroup);
 	} else if (strncmp(c->id, "pid:", 4) == 0) {
-		/* `samepage enable --pid`: that process and what it forked. */
+		/* `samepage enable --pid`: that process and what it forked
+		 * (node/state.h), also once it exited. */
 		_cleanup_(pid_list_free) struct pid_list l = { 0 };
 
-		ret = ksm_proc_tree(c->pid, &l, &e);
+		ret = sp_lineage_pids(c, &l, &e);
+		if (ret > 0)
+			ret = 0;
 		if (ret == 0)
 			ret = ksm_stat_pids(l.pids, l.n, &row->stat, &e);
 		if (ret < 0)
@@ -144,6 +167,7 @@ static void row_read_entry(struct ksm_report_row *row, const struct sp_container
 		row->error = strdup("out of memory");
 		return;
 	}
+	row_read_kdomain(row, c);
 	ret = ksm_stat_cgroup(row->cgroup, &row->stat, &e);
 	if (ret < 0) {
 		/* The container went away between the two reads. */

@@ -63,6 +63,15 @@ struct ksm_report_row {
 	bool running;            /* its recorded process is alive */
 	char *error;             /* why its figures could not be read, or NULL */
 	struct ksm_group_stat stat;
+	/* Kernel domains (node/domain-kernel.h): the id samepage wrote to the
+	 * cgroup's ksm.domain (0: none), what ksm.domain.effective says when
+	 * the cgroup has it, and whether the two differ (a container that is
+	 * not in the domain its record says). */
+	uint64_t kdomain;
+	bool kdomain_known;
+	bool kdomain_deny;
+	uint64_t kdomain_effective;
+	bool kdomain_mismatch;
 };
 
 struct ksm_report_domain {

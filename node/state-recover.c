@@ -49,10 +49,16 @@ static bool proc_cgroup_ksm(const char *cgroup, bool native)
 	return false;
 }
 
+static int proc_table(struct sp_proc_table *t)
+{
+	return sp_proc_table_read(t, NULL);
+}
+
 const struct sp_probe sp_probe_proc = {
 	.alive = proc_alive,
 	.pid_ksm = proc_pid_ksm,
 	.cgroup_ksm = proc_cgroup_ksm,
+	.proc_table = proc_table,
 };
 
 static void sleep_ms(unsigned int ms)
@@ -181,6 +187,11 @@ static void rebuild_from(struct sp_state *st, struct sp_state *prev)
 		st->knobs[kept++] = prev->knobs[i];
 	}
 	st->n_knobs = kept;
+	/* Kernel domain ids are never handed out twice: keep every one. */
+	for (i = 0; i < prev->n_kdomains; i++)
+		sp_state_kdomain_add(st, prev->kdomains[i].domain, prev->kdomains[i].id);
+	if (prev->kdomain_next > st->kdomain_next)
+		st->kdomain_next = prev->kdomain_next;
 	st->ksmd_managed = prev->ksmd_managed && kept > 0;
 }
 

@@ -21,6 +21,7 @@ static void container_free(struct sp_container *c)
 	free(c->backend);
 	free(c->cgroup);
 	free(c->reason);
+	free(c->members);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -31,6 +32,9 @@ void sp_state_free(struct sp_state *st)
 	for (i = 0; i < st->n_containers; i++)
 		container_free(&st->containers[i]);
 	free(st->containers);
+	for (i = 0; i < st->n_kdomains; i++)
+		free(st->kdomains[i].domain);
+	free(st->kdomains);
 	free(st->recovered);
 	memset(st, 0, sizeof(*st));
 }
@@ -64,6 +68,18 @@ static int copy_container(struct sp_container *dst, const struct sp_container *s
 	dst->intent = src->intent;
 	dst->owner_pid = src->owner_pid;
 	dst->owner_start = src->owner_start;
+	dst->sid = src->sid;
+	dst->enabled_ticks = src->enabled_ticks;
+	dst->kdomain = src->kdomain;
+	if (src->n_members) {
+		dst->members = malloc(src->n_members * sizeof(*dst->members));
+		if (!dst->members) {
+			container_free(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->members, src->members, src->n_members * sizeof(*dst->members));
+		dst->n_members = src->n_members;
+	}
 	if (!dst->id || !dst->domain || (src->backend && !dst->backend) || (src->cgroup && !dst->cgroup) ||
 	    (src->reason && !dst->reason)) {
 		container_free(dst);
@@ -84,6 +100,33 @@ int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *
 	if (copy_container(&n[st->n_containers], c) < 0)
 		return sp_error_set(err, ENOMEM, "state: add container `%s`", c->id);
 	st->n_containers++;
+	return 0;
+}
+
+/* "members": [[pid, start_time], ...]; c->members malloc'd (the caller
+ * frees it: parse_container's strings are borrowed, this is not). */
+static int parse_members(json_object *o, struct sp_container *c, const char *what, sp_error_t *err)
+{
+	json_object *arr;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(o, "members", &arr) || !json_object_is_type(arr, json_type_array))
+		return 0;
+	n = json_object_array_length(arr);
+	if (n > SP_STATE_MAX_MEMBERS)
+		n = SP_STATE_MAX_MEMBERS;
+	c->members = calloc(n ? n : 1, sizeof(*c->members));
+	if (!c->members)
+		return sp_error_set(err, ENOMEM, "%s: members", what);
+	for (i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(m, json_type_array) || json_object_array_length(m) != 2)
+			continue;
+		c->members[c->n_members].pid = (pid_t)json_object_get_int64(json_object_array_get_idx(m, 0));
+		c->members[c->n_members].start_time = json_object_get_uint64(json_object_array_get_idx(m, 1));
+		c->n_members++;
+	}
 	return 0;
 }
 
@@ -112,12 +155,51 @@ static int parse_container(json_object *o, struct sp_container *c, const char *w
 		c->owner_pid = (pid_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "owner_start", &v))
 		c->owner_start = (unsigned long long)json_object_get_uint64(v);
-	return 0;
+	if (json_object_object_get_ex(o, "sid", &v))
+		c->sid = (pid_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "enabled_ticks", &v))
+		c->enabled_ticks = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "kdomain", &v))
+		c->kdomain = json_object_get_uint64(v);
+	return parse_members(o, c, what, err);
 }
 
 static void copy_bounded(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int sp_state_kdomain_add(struct sp_state *st, const char *domain, uint64_t id)
+{
+	struct sp_kdomain *n = realloc(st->kdomains, (st->n_kdomains + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	st->kdomains = n;
+	n[st->n_kdomains].domain = strdup(domain);
+	if (!n[st->n_kdomains].domain)
+		return -ENOMEM;
+	n[st->n_kdomains++].id = id;
+	if (id >= st->kdomain_next)
+		st->kdomain_next = id + 1;
+	return 0;
+}
+
+static int parse_kdomains(json_object *root, struct sp_state *st, const char *what, sp_error_t *err)
+{
+	json_object *kd, *ids, *v;
+
+	if (!json_object_object_get_ex(root, "kernel_domains", &kd) || !json_object_is_type(kd, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(kd, "next", &v))
+		st->kdomain_next = json_object_get_uint64(v);
+	if (!json_object_object_get_ex(kd, "ids", &ids) || !json_object_is_type(ids, json_type_object))
+		return 0;
+	json_object_object_foreach(ids, key, val) {
+		if (sp_state_kdomain_add(st, key, json_object_get_uint64(val)) < 0)
+			return sp_error_set(err, ENOMEM, "%s: kernel_domains", what);
+	}
+	return 0;
 }
 
 static int parse_recovered(json_object *root, struct sp_state *st, const char *what, sp_error_t *err)
@@ -158,6 +240,7 @@ int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_e
 			ret = parse_container(json_object_array_get_idx(arr, i), &c, what, err);
 			if (ret == 0)
 				ret = sp_state_add(st, &c, err);
+			free(c.members);
 			if (ret < 0) {
 				sp_state_free(st);
 				return ret;
@@ -180,6 +263,11 @@ int sp_state_parse(const char *json, const char *what, struct sp_state *st, sp_e
 			}
 		}
 	}
+	ret = parse_kdomains(root, st, what, err);
+	if (ret < 0) {
+		sp_state_free(st);
+		return ret;
+	}
 	return parse_recovered(root, st, what, err);
 }
 
@@ -187,6 +275,26 @@ static void add_str(json_object *o, const char *key, const char *v)
 {
 	if (v)
 		json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void add_lineage(json_object *o, const struct sp_container *c)
+{
+	json_object *arr;
+	size_t i;
+
+	if (!c->n_members)
+		return;
+	arr = json_object_new_array();
+	for (i = 0; i < c->n_members; i++) {
+		json_object *m = json_object_new_array();
+
+		json_object_array_add(m, json_object_new_int64(c->members[i].pid));
+		json_object_array_add(m, json_object_new_uint64(c->members[i].start_time));
+		json_object_array_add(arr, m);
+	}
+	json_object_object_add(o, "sid", json_object_new_int64(c->sid));
+	json_object_object_add(o, "enabled_ticks", json_object_new_uint64(c->enabled_ticks));
+	json_object_object_add(o, "members", arr);
 }
 
 char *sp_state_to_json(const struct sp_state *st)
@@ -211,6 +319,9 @@ char *sp_state_to_json(const struct sp_state *st)
 		add_str(o, "cgroup", c->cgroup);
 		add_str(o, "reason", c->reason);
 		json_object_object_add(o, "since", json_object_new_int64(c->since));
+		add_lineage(o, c);
+		if (c->kdomain)
+			json_object_object_add(o, "kdomain", json_object_new_uint64(c->kdomain));
 		if (c->intent) {
 			json_object_object_add(o, "intent", json_object_new_boolean(true));
 			json_object_object_add(o, "owner_pid", json_object_new_int64(c->owner_pid));
@@ -219,6 +330,15 @@ char *sp_state_to_json(const struct sp_state *st)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "containers", arr);
+	if (st->n_kdomains || st->kdomain_next) {
+		json_object *kd = json_object_new_object(), *ids = json_object_new_object();
+
+		for (i = 0; i < st->n_kdomains; i++)
+			json_object_object_add(ids, st->kdomains[i].domain, json_object_new_uint64(st->kdomains[i].id));
+		json_object_object_add(kd, "next", json_object_new_uint64(st->kdomain_next));
+		json_object_object_add(kd, "ids", ids);
+		json_object_object_add(root, "kernel_domains", kd);
+	}
 	json_object_object_add(ksmd, "managed", json_object_new_boolean(st->ksmd_managed));
 	for (i = 0; i < st->n_knobs; i++) {
 		json_object *k = json_object_new_object();
@@ -363,7 +483,41 @@ static bool resolve_intent(struct sp_container *c, const struct sp_probe *p)
 	return true;
 }
 
-static bool entry_live(struct sp_container *c, const struct sp_probe *p)
+/* The node's processes, read once per prune and only when needed. */
+struct lazy_table {
+	struct sp_proc_table t;
+	int state; /* 0 unread, 1 read, -1 failed */
+};
+
+/* An `enable --pid` entry: alive while a process of its lineage has KSM;
+ * its members are refreshed, and it is named by its oldest member with
+ * KSM once the enabled process is gone. */
+static bool lineage_live(struct sp_container *c, const struct sp_probe *p, struct lazy_table *lt)
+{
+	struct sp_member *m = NULL;
+	size_t n = 0;
+	int with_ksm;
+
+	if (lt->state == 0)
+		lt->state = p->proc_table(&lt->t) < 0 ? -1 : 1;
+	if (lt->state < 0)
+		return c->pid <= 0 || p->alive(c->pid, c->start_time);
+	with_ksm = sp_lineage_members(c, &lt->t, &m, &n);
+	if (with_ksm <= 0) {
+		free(m);
+		return with_ksm < 0; /* ENOMEM: keep it */
+	}
+	free(c->members);
+	c->members = m;
+	c->n_members = n < SP_STATE_MAX_MEMBERS ? n : SP_STATE_MAX_MEMBERS;
+	if (!p->alive(c->pid, c->start_time)) {
+		c->pid = m[0].pid;
+		c->start_time = m[0].start_time;
+	}
+	return true;
+}
+
+static bool entry_live(struct sp_container *c, const struct sp_probe *p, struct lazy_table *lt)
 {
 	if (c->intent) {
 		if (c->owner_pid > 0 && p->alive(c->owner_pid, c->owner_start))
@@ -372,23 +526,27 @@ static bool entry_live(struct sp_container *c, const struct sp_probe *p)
 	}
 	if (c->enabled && is_cgroup_entry(c))
 		return p->cgroup_ksm(c->cgroup, c->backend && strcmp(c->backend, "native") == 0);
+	if (c->enabled && sp_state_is_pid_entry(c) && p->proc_table)
+		return lineage_live(c, p, lt);
 	return c->pid <= 0 || p->alive(c->pid, c->start_time);
 }
 
 size_t sp_state_prune(struct sp_state *st, const struct sp_probe *probe)
 {
+	struct lazy_table lt = { 0 };
 	size_t i = 0, dropped = 0;
 
 	if (!probe)
 		probe = &sp_probe_proc;
 	while (i < st->n_containers) {
-		if (!entry_live(&st->containers[i], probe)) {
+		if (!entry_live(&st->containers[i], probe, &lt)) {
 			remove_at(st, i);
 			dropped++;
 		} else {
 			i++;
 		}
 	}
+	sp_proc_table_free(&lt.t);
 	return dropped;
 }
 

@@ -25,6 +25,7 @@
  *                       "intent": false, "owner_pid": 0, "owner_start": 0,
  *                       "backend": "stock", "cgroup": "/sys/fs/...",
  *                       "since": 1763778000, "reason": "..." } ],
+ *     "kernel_domains": { "next": 3, "ids": { "k8s/team-a": 1, "k8s/team-b": 2 } },
  *     "ksmd": { "managed": true,
  *               "knobs": [ { "name": "run", "saved": "0", "set": "1" } ] },
  *     "recovered": { "at": 1763778000, "what": "..." } }
@@ -46,12 +47,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "base/error.h"
+#include "cgroupfs/cgroup.h"
 
 #define SP_STATE_FILE "state.json"
 #define SP_STATE_LOCK "lock"
 #define SP_STATE_PREV "state.json.prev"
 #define SP_STATE_BROKEN "state.json.broken-" /* + unix time */
 #define SP_STATE_MAX_KNOBS 8
+#define SP_STATE_MAX_MEMBERS 256
+
+/* A process known to belong to an `enable --pid` entry. */
+struct sp_member {
+	pid_t pid;
+	unsigned long long start_time;
+};
 
 struct sp_container {
 	char *id;
@@ -70,6 +79,16 @@ struct sp_container {
 	bool intent;
 	pid_t owner_pid;
 	unsigned long long owner_start;
+	/* `samepage enable --pid` ("pid:<n>"): the session of the process
+	 * when it was enabled, and the processes last seen to belong to the
+	 * entry (see sp_lineage_members). */
+	pid_t sid;
+	unsigned long long enabled_ticks; /* when, in start-time units (clock ticks since boot) */
+	struct sp_member *members;
+	size_t n_members;
+	/* native backend: the kernel domain id written to the cgroup's
+	 * ksm.domain (0: nothing written) */
+	uint64_t kdomain;
 };
 
 struct sp_knob_change {
@@ -78,9 +97,18 @@ struct sp_knob_change {
 	char set[64];
 };
 
+/* A samepage domain and the kernel domain id it got (node/domain-kernel.h). */
+struct sp_kdomain {
+	char *domain;
+	uint64_t id;
+};
+
 struct sp_state {
 	struct sp_container *containers;
 	size_t n_containers;
+	struct sp_kdomain *kdomains;   /* allocated once per domain, kept while the node runs */
+	size_t n_kdomains;
+	uint64_t kdomain_next;         /* the next id to hand out; ids are never reused */
 	bool ksmd_managed;
 	struct sp_knob_change knobs[SP_STATE_MAX_KNOBS];
 	size_t n_knobs;
@@ -133,11 +161,16 @@ int sp_state_add(struct sp_state *st, const struct sp_container *c, sp_error_t *
 /* Remove every entry of this id; returns true when something was removed. */
 bool sp_state_remove(struct sp_state *st, const char *id);
 
+/* Record domain's kernel id (node/domain-kernel.h allocates); -ENOMEM. */
+int sp_state_kdomain_add(struct sp_state *st, const char *domain, uint64_t id);
+
 /* Whether any enabled entry belongs to domain. */
 bool sp_state_domain_enabled(const struct sp_state *st, const char *domain);
 
 /* Remove the entry of this id and process; true when there was one. */
 bool sp_state_remove_entry(struct sp_state *st, const char *id, pid_t pid, unsigned long long start_time);
+
+struct sp_proc_table;
 
 /* What prune asks of the node; tests inject their own. */
 struct sp_probe {
@@ -147,6 +180,9 @@ struct sp_probe {
 	int (*pid_ksm)(pid_t pid);
 	/* a live process of the cgroup (or below) has KSM on */
 	bool (*cgroup_ksm)(const char *cgroup, bool native);
+	/* the node's processes, for `enable --pid` entries; NULL: such an
+	 * entry lives as long as its recorded process */
+	int (*proc_table)(struct sp_proc_table *t);
 };
 
 /* The node's own answers: /proc/<pid>/stat, /proc/<pid>/ksm_stat and the
@@ -155,11 +191,75 @@ extern const struct sp_probe sp_probe_proc;
 
 /* Resolve and drop what is over: an entry whose process is gone; an
  * `enable` cgroup entry ("cgroup:...") while no process of the cgroup has
- * KSM any more (it is not tied to one representative process); an intent
+ * KSM any more (it is not tied to one representative process); an
+ * `enable --pid` entry while no process of its lineage has KSM (its
+ * members are refreshed; its pid and start time become those of its
+ * oldest member with KSM once the enabled process is gone); an intent
  * whose owner is gone: confirmed when its process has KSM on, else kept as
  * refused ("switching KSM on did not finish").  probe NULL uses /proc.
  * Returns the number of entries dropped. */
 size_t sp_state_prune(struct sp_state *st, const struct sp_probe *probe);
+
+/*
+ * The lineage of an `enable --pid` entry (node/state-lineage.c).  The
+ * prctl samepage injects sets MMF_VM_MERGE_ANY on the process's mm, which
+ * every child forked later inherits, so the entry is what it enabled, not
+ * one pid.  A process of the node belongs to the entry when
+ *   1. it is one of the members recorded (pid and start time), or
+ *   2. its parent belongs to it (a child forked after enabling; the parent
+ *      is alive, so its pid names it), or
+ *   3. it has KSM on, started no earlier than the enabled process, and is
+ *      in the session recorded at enable time while that session is proven
+ *      the same one: a process of it is alive that existed when the entry
+ *      was made (started before enabled_ticks), or a recorded member
+ *      is alive in it.  A process cannot join a session other than by
+ *      being forked into it or creating its own, and the kernel does not
+ *      hand a session's number out again while a process is in it; so such
+ *      a process has held the number since, and a child orphaned when its
+ *      parent exited is still found while nothing of a later session that
+ *      reuses the number is.
+ * Left open: a session whose every process started after the entry was
+ * made (its leader was the enabled process, and it exited) with no member
+ * recorded since the fork: its orphans are not found, and show as
+ * unattributed (visible, never silently trusted).  Prune records members
+ * on every admission, so the window is the time between two of them.
+ * Other processes of the same session that opted in themselves count too
+ * (the same login or service as the process the admin enabled).  Prune
+ * records the members it finds (at most SP_STATE_MAX_MEMBERS, the ones
+ * with KSM first), so the chain survives the exit of any one of them; the
+ * entry lives while any member has KSM on.
+ */
+struct sp_proc_view {
+	pid_t pid, ppid, sid;
+	unsigned long long start_time;
+	bool ksm;                      /* merge_any, mergeable VMAs or merging pages */
+};
+
+struct sp_proc_table {
+	struct sp_proc_view *procs;
+	size_t n;
+};
+
+/* Every process of /proc (kernel threads and zombies left out). */
+int sp_proc_table_read(struct sp_proc_table *t, sp_error_t *err);
+void sp_proc_table_free(struct sp_proc_table *t);
+
+/* The processes of entry c in t (malloc'd array; those with KSM on
+ * first, then by start time).  Returns how many of them have KSM on;
+ * -ENOMEM. */
+int sp_lineage_members(const struct sp_container *c, const struct sp_proc_table *t, struct sp_member **out,
+		       size_t *n_out);
+
+/* Set up the lineage of an entry about to be recorded for pid: its session
+ * and the process itself as the first member. */
+int sp_lineage_start(struct sp_container *c, sp_error_t *err);
+
+/* Readers (status, metrics, unattributed): the live processes of a pid:
+ * entry from /proc now, into l (sorted).  Returns how many have KSM on. */
+int sp_lineage_pids(const struct sp_container *c, struct pid_list *l, sp_error_t *err);
+
+/* An `enable --pid` entry. */
+bool sp_state_is_pid_entry(const struct sp_container *c);
 
 /* Number of enabled containers. */
 size_t sp_state_enabled_count(const struct sp_state *st);

@@ -81,8 +81,8 @@ static void entry_pids(const struct sp_container *c, struct pid_list *l)
 		cgroup_procs_read(c->cgroup, true, l, NULL);
 		return;
 	}
-	if (strncmp(c->id, "pid:", 4) == 0) {
-		ksm_proc_tree(c->pid, l, NULL);
+	if (sp_state_is_pid_entry(c)) {
+		sp_lineage_pids(c, l, NULL); /* what it enabled, also after it exited */
 		return;
 	}
 	if (cgroup_of_pid(c->pid, &cg, NULL) == 0)
@@ -98,7 +98,7 @@ static int attributed_pids(const struct sp_state *st, struct pid_list *l)
 	for (i = 0; st && i < st->n_containers; i++) {
 		const struct sp_container *c = &st->containers[i];
 
-		if (c->enabled && entry_alive(c))
+		if (c->enabled && (sp_state_is_pid_entry(c) || entry_alive(c)))
 			entry_pids(c, l);
 	}
 	pid_list_sort_unique(l);

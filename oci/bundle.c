@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -242,4 +243,126 @@ int oci_bundle_write(const char *path, const char *text, sp_error_t *err)
 	if (stat(path, &st) == 0)
 		mode = st.st_mode & 07777;
 	return write_file_atomic(path, text, strlen(text), mode, err);
+}
+
+#define SP_ANNOTATION_PREFIX "samepage.io/"
+
+static bool is_samepage_key(const char *key)
+{
+	return strncmp(key, SP_ANNOTATION_PREFIX, strlen(SP_ANNOTATION_PREFIX)) == 0;
+}
+
+static const struct sp_annotation *state_annotation(const struct oci_state *st, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_annotations; i++)
+		if (strcmp(st->annotations[i].key, key) == 0)
+			return &st->annotations[i];
+	return NULL;
+}
+
+/* One samepage.io/ annotation of config.json against the state's. */
+static int match_one(const char *key, json_object *val, const char *what, const struct oci_state *st,
+		     sp_error_t *err)
+{
+	const struct sp_annotation *a = state_annotation(st, key);
+	size_t len;
+
+	if (!json_object_is_type(val, json_type_string))
+		return sp_error_setx(err, EINVAL, "annotation `%s` in `%s` is not a string", key, what);
+	len = (size_t)json_object_get_string_len(val);
+	if (strnlen(json_object_get_string(val), len) != len)
+		return sp_error_setx(err, EINVAL, "annotation `%s`: value contains a NUL byte (in `%s`)", key, what);
+	if (!a)
+		return sp_error_setx(err, EINVAL, "annotation `%s` is in `%s` but not in the runtime's state", key,
+				    what);
+	if (a->value_len != len || memcmp(a->value, json_object_get_string(val), len) != 0)
+		return sp_error_setx(err, EINVAL, "annotation `%s`: the runtime's state differs from `%s`", key, what);
+	return 0;
+}
+
+int oci_bundle_annotations_match(const char *text, size_t len, const char *what, const struct oci_state *st,
+				 sp_error_t *err)
+{
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	json_object *anns = NULL;
+	size_t i;
+	int ret;
+
+	ret = parse_checked(text, len, what, &root, err);
+	if (ret < 0)
+		return ret;
+	if (!json_object_is_type(root, json_type_object))
+		return sp_error_setx(err, EINVAL, "`%s` is not a JSON object", what);
+	if (json_object_object_get_ex(root, "annotations", &anns) && !json_object_is_type(anns, json_type_null) &&
+	    !json_object_is_type(anns, json_type_object))
+		return sp_error_setx(err, EINVAL, "`%s`: `annotations` is not an object", what);
+	if (anns && json_object_is_type(anns, json_type_object)) {
+		json_object_object_foreach(anns, key, val) {
+			if (!is_samepage_key(key))
+				continue;
+			ret = match_one(key, val, what, st, err);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	for (i = 0; i < st->n_annotations; i++) {
+		const char *key = st->annotations[i].key;
+		json_object *v;
+
+		if (is_samepage_key(key) && !(anns && json_object_object_get_ex(anns, key, &v)))
+			return sp_error_setx(err, EINVAL, "annotation `%s` is in the runtime's state but not in `%s`",
+					    key, what);
+	}
+	return 0;
+}
+
+/* The bundle directory: no symlink, owned by root or us, writable by no
+ * one else (whoever could swap config.json could show us another text). */
+static int open_bundle_dir(const char *bundle, sp_error_t *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat sb;
+
+	fd = open(bundle, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sp_error_set(err, errno, "open bundle `%s`", bundle);
+	if (fstat(fd, &sb) < 0)
+		return sp_error_set(err, errno, "stat bundle `%s`", bundle);
+	if (sb.st_uid != 0 && sb.st_uid != geteuid())
+		return sp_error_setx(err, EPERM, "bundle `%s` is owned by uid %u, not by root", bundle,
+				    (unsigned int)sb.st_uid);
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return sp_error_setx(err, EPERM, "bundle `%s` is writable by group or others (mode %04o)", bundle,
+				    (unsigned int)(sb.st_mode & 07777));
+	return TAKE_FD(fd);
+}
+
+int oci_bundle_check_annotations(const struct oci_state *st, sp_error_t *err)
+{
+	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+	_cleanup_free_ char *what = NULL, *text = NULL;
+	struct stat sb;
+	size_t len = 0;
+	int ret;
+
+	if (!st->bundle)
+		return 0;
+	dfd = open_bundle_dir(st->bundle, err);
+	if (dfd < 0)
+		return dfd;
+	if (asprintf(&what, "%s/config.json", st->bundle) < 0)
+		return sp_error_set(err, ENOMEM, "bundle `%s`", st->bundle);
+	fd = openat(dfd, "config.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return sp_error_set(err, errno, "open `%s`", what);
+	if (fstat(fd, &sb) < 0)
+		return sp_error_set(err, errno, "stat `%s`", what);
+	if (!S_ISREG(sb.st_mode))
+		return sp_error_setx(err, EINVAL, "`%s` is not a regular file", what);
+	ret = read_fd_bounded(fd, OCI_CONFIG_MAX, what, &text, &len, err);
+	if (ret < 0)
+		return ret;
+	return oci_bundle_annotations_match(text, len, what, st, err);
 }

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include "base/error.h"
+#include "oci/oci.h"
 
 /* The program samepage's entries run: an entry whose path ends in it is
  * samepage's (whatever directory it is in). */
@@ -65,5 +66,24 @@ int oci_seccomp_profile_edit(const char *text, size_t len, const char *what, cha
 
 /* Replace path by text atomically, keeping the file's mode (0644 if new). */
 int oci_bundle_write(const char *path, const char *text, sp_error_t *err);
+
+/*
+ * What the runtime read is what the hook judges.  crun keeps annotations
+ * as C strings, so a value with an embedded NUL ("team-a\u0000x") reaches
+ * the hook's state cut ("team-a") while an admission rule saw it whole.
+ * The hook reads the bundle's config.json itself: the bundle directory (the
+ * state's `bundle`) opened with O_NOFOLLOW and owned by root or by the
+ * hook's user, not writable by group or others; config.json a regular file
+ * opened with O_NOFOLLOW, at most OCI_CONFIG_MAX bytes.  Every samepage.io/
+ * annotation of either side must be a string without a NUL that is present,
+ * byte for byte equal, on the other side.  A state without `bundle` (not a
+ * runtime's: runc and crun always give it) is not checked.  Errors name the
+ * annotation or the file.
+ */
+int oci_bundle_check_annotations(const struct oci_state *st, sp_error_t *err);
+
+/* The comparison alone, on a config.json's text (what names it). */
+int oci_bundle_annotations_match(const char *text, size_t len, const char *what, const struct oci_state *st,
+				 sp_error_t *err);
 
 #endif

@@ -96,6 +96,14 @@ case $? in
 *) tap fail "native backend library (test/kernel/test-native-guest.c)" "see test-native-guest.log" ;;
 esac
 
+# 3b. kernel domains through samepage's admission (skipped until ksm.domain exists)
+run_timed test-domain-guest "$R/test-domain-guest.log" 180 "$GB/test-domain-guest"
+case $? in
+0) tap ok "kernel domains (test/kernel/test-domain-guest.c)" ;;
+77) tap skip "kernel domains (test/kernel/test-domain-guest.c)" "the kernel has no ksm.domain" ;;
+*) tap fail "kernel domains (test/kernel/test-domain-guest.c)" "see test-domain-guest.log" ;;
+esac
+
 # 4. hook + runc, then crun, on the native backend
 # (tests that need the controller skip or fail inside, as above)
 for rt in runc crun; do

@@ -305,6 +305,136 @@ static void test_seccomp_refused(void **state)
 	}
 }
 
+/* A state as a runtime would pass it, parsed the hook's way. */
+static void parse_state(const char *json, struct oci_state *st)
+{
+	sp_error_t err = NULL;
+
+	assert_int_equal(oci_state_parse(json, strlen(json), false, st, &err), 0);
+}
+
+static void test_annotations_match(void **state)
+{
+	static const char *const st_json =
+		"{\"id\":\"c\",\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-a\","
+		"\"other\":\"x\"}}";
+	static const struct {
+		const char *config;
+		const char *msg; /* NULL: matches */
+	} cases[] = {
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-a\"}}", NULL },
+		/* keys outside samepage.io/ are not compared */
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-a\",\"other\":\"y\"}}",
+		  NULL },
+		/* crun's cut: the spec had more than the state shows */
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-a\\u0000x\"}}",
+		  "annotation `samepage.io/domain`: value contains a NUL byte (in `b/config.json`)" },
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-b\"}}",
+		  "annotation `samepage.io/domain`: the runtime's state differs from `b/config.json`" },
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\"}}",
+		  "annotation `samepage.io/domain` is in the runtime's state but not in `b/config.json`" },
+		{ "{\"annotations\":{\"samepage.io/merge\":\"true\",\"samepage.io/domain\":\"team-a\","
+		  "\"samepage.io/required\":\"true\"}}",
+		  "annotation `samepage.io/required` is in `b/config.json` but not in the runtime's state" },
+		{ "{\"annotations\":{\"samepage.io/merge\":true,\"samepage.io/domain\":\"team-a\"}}",
+		  "annotation `samepage.io/merge` in `b/config.json` is not a string" },
+		{ "{\"annotations\":[]}", "`annotations` is not an object" },
+		{ "[]", "is not a JSON object" },
+		{ "{", "not valid JSON" },
+	};
+	struct oci_state st;
+	size_t i;
+
+	(void)state;
+	parse_state(st_json, &st);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		sp_error_t err = NULL;
+		int ret = oci_bundle_annotations_match(cases[i].config, strlen(cases[i].config), "b/config.json", &st,
+						       &err);
+
+		if (!cases[i].msg) {
+			assert_int_equal(ret, 0);
+			continue;
+		}
+		assert_int_equal(ret, -EINVAL);
+		if (!strstr(sp_error_msg(err), cases[i].msg))
+			fail_msg("case %zu: `%s` lacks `%s`", i, sp_error_msg(err), cases[i].msg);
+		sp_error_free(&err);
+	}
+	oci_state_free(&st);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_check_annotations_files(void **state)
+{
+	char dir[] = "/tmp/sp-test-bundle-ann.XXXXXX";
+	_cleanup_free_ char *json = NULL, *cfg = NULL, *real = NULL, *link = NULL;
+	sp_error_t err = NULL;
+	struct oci_state st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&cfg, "%s/config.json", dir) > 0);
+	assert_true(asprintf(&real, "%s/real.json", dir) > 0);
+	assert_true(asprintf(&link, "%s.link", dir) > 0);
+	assert_true(asprintf(&json, "{\"id\":\"c\",\"bundle\":\"%s\",\"annotations\":{\"samepage.io/merge\":\"true\"}}",
+			     dir) > 0);
+	parse_state(json, &st);
+
+	/* no config.json at all */
+	assert_int_equal(oci_bundle_check_annotations(&st, &err), -ENOENT);
+	sp_error_free(&err);
+	write_text(cfg, "{\"annotations\":{\"samepage.io/merge\":\"true\"}}");
+	assert_int_equal(oci_bundle_check_annotations(&st, &err), 0);
+
+	/* a symlinked config.json is not followed */
+	write_text(real, "{\"annotations\":{\"samepage.io/merge\":\"true\"}}");
+	assert_int_equal(unlink(cfg), 0);
+	assert_int_equal(symlink(real, cfg), 0);
+	assert_int_equal(oci_bundle_check_annotations(&st, &err), -ELOOP);
+	assert_non_null(strstr(sp_error_msg(err), cfg));
+	sp_error_free(&err);
+	assert_int_equal(unlink(cfg), 0);
+	write_text(cfg, "{\"annotations\":{\"samepage.io/merge\":\"true\"}}");
+
+	/* a bundle others may write to is not trusted */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(oci_bundle_check_annotations(&st, &err), -EPERM);
+	assert_non_null(strstr(sp_error_msg(err), "is writable by group or others (mode 0777)"));
+	sp_error_free(&err);
+	assert_int_equal(chmod(dir, 0700), 0);
+	oci_state_free(&st);
+
+	/* a bundle path that is a symlink is not followed */
+	assert_int_equal(symlink(dir, link), 0);
+	free(json);
+	assert_true(asprintf(&json, "{\"id\":\"c\",\"bundle\":\"%s\",\"annotations\":{\"samepage.io/merge\":\"true\"}}",
+			     link) > 0);
+	parse_state(json, &st);
+	assert_true(oci_bundle_check_annotations(&st, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), link));
+	sp_error_free(&err);
+	oci_state_free(&st);
+
+	/* a state without `bundle` is not checked */
+	parse_state("{\"id\":\"c\",\"annotations\":{\"samepage.io/merge\":\"true\"}}", &st);
+	assert_int_equal(oci_bundle_check_annotations(&st, &err), 0);
+	oci_state_free(&st);
+
+	unlink(link);
+	unlink(cfg);
+	unlink(real);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +446,8 @@ int main(void)
 		cmocka_unit_test(test_seccomp_merge_allow_list),
 		cmocka_unit_test(test_seccomp_refused_already),
 		cmocka_unit_test(test_seccomp_refused),
+		cmocka_unit_test(test_annotations_match),
+		cmocka_unit_test(test_check_annotations_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
