@@ -320,7 +320,12 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 			if (want_type(v, json_type_string, what, key, "a string", err) < 0)
 				return -EINVAL;
 			s = json_object_get_string(v);
-			if (strcmp(s, "exclusive") == 0)
+			cfg->domain_policy_set = true;
+			if (strcmp(s, "auto") == 0) {
+				/* the default: kernel where ksm.domain exists (node/domain-kernel.h) */
+				cfg->domain_policy = SP_POLICY_EXCLUSIVE;
+				cfg->domain_policy_set = false;
+			} else if (strcmp(s, "exclusive") == 0)
 				cfg->domain_policy = SP_POLICY_EXCLUSIVE;
 			else if (strcmp(s, "shared") == 0)
 				cfg->domain_policy = SP_POLICY_SHARED;
@@ -328,9 +333,8 @@ int sp_config_parse(const char *json, const char *what, struct sp_config *cfg, s
 				cfg->domain_policy = SP_POLICY_KERNEL;
 			else
 				return sp_error_set(err, 0,
-						    "%s: `domain_policy`: invalid value `%.32s` (want exclusive, shared or kernel)",
+						    "%s: `domain_policy`: invalid value `%.32s` (want auto, exclusive, shared or kernel)",
 						    what, s);
-			cfg->domain_policy_set = true;
 		} else if (strcmp(key, "deny_unmanaged") == 0) {
 			ret = parse_deny_unmanaged(v, what, cfg, err);
 		} else if (strcmp(key, "manage_ksmd") == 0) {

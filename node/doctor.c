@@ -663,6 +663,14 @@ static void check_state(struct doctor *d)
 	    "state recovered at %s: %s", when, st.recovered);
 }
 
+/* The policy as configured; `auto` says what it is on this node. */
+static const char *policy_shown(const struct doctor *d)
+{
+	if (d->cfg.domain_policy_set)
+		return sp_domain_policy_name(d->cfg.domain_policy);
+	return ksm_domain_available() ? "auto: kernel" : "auto: exclusive";
+}
+
 static void check_config(struct doctor *d)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -672,10 +680,10 @@ static void check_config(struct doctor *d)
 		add(d, "config", DOCTOR_FAIL, "fix the file: the hook warns and uses nothing from it", "%s", sp_error_msg(err));
 	else if (access(d->o->config_path, F_OK) < 0)
 		add(d, "config", DOCTOR_OK, NULL, "%s absent: defaults (domain_policy %s)", d->o->config_path,
-		    sp_domain_policy_name(d->cfg.domain_policy));
+		    policy_shown(d));
 	else
 		add(d, "config", DOCTOR_OK, NULL, "%s valid (domain_policy %s, manage_ksmd %s)", d->o->config_path,
-		    sp_domain_policy_name(d->cfg.domain_policy), d->cfg.manage_ksmd ? "true" : "false");
+		    policy_shown(d), d->cfg.manage_ksmd ? "true" : "false");
 }
 
 /* Self-opt-in, seen: fails under exclusive, where one tenant's processes

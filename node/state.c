@@ -180,7 +180,7 @@ int sp_state_kdomain_add(struct sp_state *st, const char *domain, uint64_t id)
 	if (!n[st->n_kdomains].domain)
 		return -ENOMEM;
 	n[st->n_kdomains++].id = id;
-	if (id >= st->kdomain_next)
+	if (id >= st->kdomain_next && id != UINT64_MAX)
 		st->kdomain_next = id + 1;
 	return 0;
 }

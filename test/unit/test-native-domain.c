@@ -196,6 +196,11 @@ static void test_policy(void **state)
 	assert_int_equal(sp_config_parse("{\"domain_policy\": \"exclusive\"}", "c", &cfg, &err), 0);
 	assert_int_equal(sp_policy_effective(&cfg, true, "/cg", &p, &err), 0);
 	assert_int_equal(p, SP_POLICY_EXCLUSIVE);
+	/* "auto" (the shipped configs) is the default */
+	assert_int_equal(sp_config_parse("{\"domain_policy\": \"auto\"}", "c", &cfg, &err), 0);
+	assert_false(cfg.domain_policy_set);
+	assert_int_equal(sp_policy_effective(&cfg, true, "/cg", &p, &err), 0);
+	assert_int_equal(p, SP_POLICY_KERNEL);
 	assert_int_equal(sp_config_parse("{\"domain_policy\": \"kernel\"}", "c", &cfg, &err), 0);
 	assert_string_equal(sp_domain_policy_name(cfg.domain_policy), "kernel");
 	assert_int_equal(sp_policy_effective(&cfg, false, "/cg", &p, &err), -EPERM);
