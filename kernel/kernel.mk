@@ -53,6 +53,22 @@ $(GUEST_KSELFTESTS): kernel-uapi-headers
 		echo "kernel-guest-bins: $(@F): no $(@F).c in the kernel tree"; \
 	fi
 
+# selftests/mm/ksm_vma_merge (patch 0006), compiled alone: the mm
+# selftests' Makefile would build all of its tests. Always rebuilt (one
+# small file), as its source only exists in the patched tree.
+GUEST_BINS += $(GB)/ksm_vma_merge
+.PHONY: $(GB)/ksm_vma_merge
+$(GB)/ksm_vma_merge: kernel-uapi-headers
+	@mkdir -p $(GB)
+	@rm -f $@.missing
+	@f=$(KSRC)/tools/testing/selftests/mm/ksm_vma_merge.c; \
+	if [ -f $$f ]; then \
+		$(CC) -Wall -O2 -isystem $(abspath $(KOBJ))/usr/include -o $@ $$f; \
+	else \
+		echo "$$f does not exist" > $@.missing; rm -f $@; \
+		echo "kernel-guest-bins: ksm_vma_merge: no ksm_vma_merge.c in the kernel tree"; \
+	fi
+
 $(GB)/test-native-guest: test/kernel/test-native-guest.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) -lcmocka

@@ -88,6 +88,17 @@ else
 	tap fail "kselftest cgroup/test_core" "test_core not built"
 fi
 
+# 2b. kselftest mm/ksm_vma_merge (patch 0006: VMAs of a KSM-enabled process merge)
+if [ -x "$GB/ksm_vma_merge" ]; then
+	if run_timed ksm_vma_merge "$R/ksm_vma_merge.log" 60 "$GB/ksm_vma_merge"; then
+		tap ok "kselftest mm/ksm_vma_merge"
+	else
+		tap fail "kselftest mm/ksm_vma_merge" "see ksm_vma_merge.log"
+	fi
+else
+	not_applicable "kselftest mm/ksm_vma_merge" "$(cat "$GB/ksm_vma_merge.missing" 2>/dev/null || echo "ksm_vma_merge not built")"
+fi
+
 # 3. the native backend library
 run_timed test-native-guest "$R/test-native-guest.log" 120 "$GB/test-native-guest"
 case $? in
