@@ -6,7 +6,7 @@
 # the results share, where the host picks them up.
 set -u
 bin=${SP_B:?}/kernel/guest-bin/ksm-late-twins
-args=(-p 4096 -u 8192 -m "${SMART_SCAN_MEASURE:-16}")
+args=(-p 4096 -u 8192 -m 64)
 echo "== uname $(uname -r)"
 for smart in 1 0; do
 	echo "== ksm-late-twins -s $smart ${args[*]}"

@@ -33,7 +33,10 @@
  *
  * Usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND]
  *        [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS]
- *        [-n PAGES_TO_SCAN] [-l SLEEP_MS]
+ *        [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS]
+ *
+ * -P SCANS turns smart scan off for SCANS full scans when B has started,
+ * then on again: the workaround userspace has on a kernel without the fix.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +72,7 @@ static int nchildren;
 
 struct opts {
 	long pages, chunks, warm, bound, timeout_s, unique, measure;
-	long pages_to_scan, sleep_ms;
+	long pages_to_scan, sleep_ms, pulse;
 	int smart;
 };
 
@@ -408,6 +411,14 @@ static int late_twin(const struct opts *o, uint64_t seed, double deadline)
 	}
 	t0 = now();
 	fs0 = knob_ulong("full_scans");
+	if (o->pulse && o->smart) {
+		/* What userspace can do on a stock kernel when a replica
+		 * starts: no skipping for a few full scans. */
+		if (knob_set("smart_scan", "0") < 0 ||
+		    !wait_scans(o->pulse, deadline) ||
+		    knob_set("smart_scan", "1") < 0)
+			return 1;
+	}
 	while ((fs = knob_ulong("full_scans") - fs0) <= (unsigned long)o->bound &&
 	       now() < deadline) {
 		got = merging_pages(b);
@@ -416,15 +427,16 @@ static int late_twin(const struct opts *o, uint64_t seed, double deadline)
 		msleep(10);
 	}
 	got = merging_pages(b);
-	printf("%s - late twin B: %ld of %ld pages merged (%.1f %%, need 90 %%) after %lu full scans, %.1f s (smart_scan=%d)\n",
+	printf("%s - late twin B: %ld of %ld pages merged (%.1f %%, need 90 %%) after %lu full scans, %.1f s (smart_scan=%d, %ld full scans without it at B's start)\n",
 	       got >= need ? "ok" : "not ok", got, o->pages,
-	       100.0 * got / o->pages, fs, now() - t0, o->smart);
+	       100.0 * got / o->pages, fs, now() - t0, o->smart,
+	       o->smart ? o->pulse : 0);
 	return got >= need ? 0 : 1;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND] [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS] [-n PAGES_TO_SCAN] [-l SLEEP_MS]\n");
+	fprintf(stderr, "usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND] [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS] [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS]\n");
 	exit(2);
 }
 
@@ -432,7 +444,7 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "p:c:w:b:t:s:u:m:n:l:")) != -1) {
+	while ((c = getopt(argc, argv, "p:c:w:b:t:s:u:m:n:l:P:")) != -1) {
 		long v = strtol(optarg, NULL, 10);
 
 		switch (c) {
@@ -466,13 +478,16 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'l':
 			o->sleep_ms = v;
 			break;
+		case 'P':
+			o->pulse = v;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || o->pages < 16 || o->chunks < 1 || o->warm < 0 ||
 	    o->bound < 1 || o->timeout_s < 1 || o->pages_to_scan < 1 ||
-	    o->sleep_ms < 0 || o->unique < 0 || o->measure < 0)
+	    o->sleep_ms < 0 || o->unique < 0 || o->measure < 0 || o->pulse < 0)
 		usage();
 }
 
