@@ -6,11 +6,13 @@
 # the results share, where the host picks them up.
 set -u
 bin=${SP_B:?}/kernel/guest-bin/ksm-late-twins
-args=(-p 4096 -u 8192 -m 64)
 echo "== uname $(uname -r)"
-for smart in 1 0; do
-	echo "== ksm-late-twins -s $smart ${args[*]}"
-	"$bin" -s "$smart" "${args[@]}"
+# ksmd's cost with smart scan on and off (alternating windows), then the
+# late twin under smart scan; then the late twin without smart scan.
+for args in "-s 1 -p 4096 -u 8192 -m 16 -A 5" "-s 0 -p 4096 -u 8192"; do
+	echo "== ksm-late-twins $args"
+	# shellcheck disable=SC2086 # split on purpose
+	"$bin" $args
 	echo "== exit $?"
 done
 exit 0

@@ -19,11 +19,12 @@
  * page on a schedule of its own (6.7 to 6.18 at least) keeps some of A's
  * pages out of phase with B's forever, and B stays well below 90 %.
  *
- * With -m SCANS the program also measures ksmd over SCANS full scans before
- * B starts, with A (and the unique pages of -u) all aged: ksmd's CPU time,
- * pages scanned and pages skipped, per full scan.  That is the cost smart
- * scan exists to save; bench/kernel-smart-scan compares it with and without
- * smart scan, on kernels with and without the fix.
+ * With -m SCANS the program also measures ksmd before B starts, with A (and
+ * the unique pages of -u) all aged: ksmd's CPU time, pages scanned and pages
+ * skipped per full scan, with smart scan on and off in alternating windows
+ * (-A ROUNDS of each, default 3; see measure()).  That is the cost smart
+ * scan exists to save; bench/kernel-smart-scan compares it on kernels with
+ * and without the fix.
  *
  * ksmd's knobs are saved, set (advisor off, PAGES_TO_SCAN per SLEEP_MS,
  * smart_scan as -s says, run=1) and restored at exit, under
@@ -33,7 +34,7 @@
  *
  * Usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND]
  *        [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS]
- *        [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS]
+ *        [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS] [-A ROUNDS]
  *
  * -P SCANS turns smart scan off for SCANS full scans when B has started,
  * then on again: the workaround userspace has on a kernel without the fix.
@@ -72,7 +73,7 @@ static int nchildren;
 
 struct opts {
 	long pages, chunks, warm, bound, timeout_s, unique, measure;
-	long pages_to_scan, sleep_ms, pulse;
+	long pages_to_scan, sleep_ms, pulse, rounds;
 	int smart;
 };
 
@@ -369,30 +370,73 @@ static long ksmd_ticks(void)
 	return ticks;
 }
 
-/* ksmd's cost per full scan over `scans` full scans (-m). */
-static int measure(const struct opts *o, double deadline)
+struct cost {
+	double cpu_ms, scanned, skipped;	/* per full scan */
+};
+
+/* ksmd's cost per full scan over `scans` full scans. */
+static int measure_window(long scans, double deadline, struct cost *c)
 {
-	unsigned long fs0, sc0, sk0, fs1, sc1, sk1;
-	long t0, t1, hz = sysconf(_SC_CLK_TCK);
-	double w0 = now(), n;
+	unsigned long fs0, sc0, sk0, n;
+	long t0, hz = sysconf(_SC_CLK_TCK);
 
 	t0 = ksmd_ticks();
 	fs0 = knob_ulong("full_scans");
 	sc0 = knob_ulong("pages_scanned");
 	sk0 = knob_ulong("pages_skipped");
-	if (!wait_scans(o->measure, deadline)) {
+	if (!wait_scans(scans, deadline)) {
 		printf("# measure: ksmd did not complete %ld full scans in time\n",
-		       o->measure);
+		       scans);
 		return -1;
 	}
-	t1 = ksmd_ticks();
-	fs1 = knob_ulong("full_scans");
-	sc1 = knob_ulong("pages_scanned");
-	sk1 = knob_ulong("pages_skipped");
-	n = fs1 - fs0;
-	printf("measure: smart_scan=%d full_scans=%lu wall_s=%.2f ksmd_cpu_ms=%.0f cpu_ms_per_scan=%.2f scanned_per_scan=%.0f skipped_per_scan=%.0f\n",
-	       o->smart, fs1 - fs0, now() - w0, (t1 - t0) * 1000.0 / hz,
-	       (t1 - t0) * 1000.0 / hz / n, (sc1 - sc0) / n, (sk1 - sk0) / n);
+	n = knob_ulong("full_scans") - fs0;
+	c->cpu_ms = (ksmd_ticks() - t0) * 1000.0 / hz / n;
+	c->scanned = (double)(knob_ulong("pages_scanned") - sc0) / n;
+	c->skipped = (double)(knob_ulong("pages_skipped") - sk0) / n;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * -m SCANS: ksmd's cost per full scan with smart scan on (windows of SCANS
+ * full scans, a multiple of the longest period) and off (windows of
+ * SCANS / 4), alternately, ROUNDS times (-A), on the same aged pages.  The
+ * medians and their ratio: alternating cancels most of the drift of a
+ * loaded host, which a TCG guest sees as ksmd's CPU time.
+ */
+static int measure(const struct opts *o, double deadline)
+{
+	double on[16], off[16], scan_on = 0, scan_off = 0, skip_on = 0;
+	struct cost c;
+	long r;
+
+	for (r = 0; r < o->rounds; r++) {
+		if (knob_set("smart_scan", "1") < 0 ||
+		    measure_window(o->measure, deadline, &c) < 0)
+			return -1;
+		on[r] = c.cpu_ms;
+		scan_on += c.scanned / o->rounds;
+		skip_on += c.skipped / o->rounds;
+		if (knob_set("smart_scan", "0") < 0 ||
+		    measure_window(o->measure / 4 ? o->measure / 4 : 1,
+				   deadline, &c) < 0)
+			return -1;
+		off[r] = c.cpu_ms;
+		scan_off += c.scanned / o->rounds;
+	}
+	if (knob_set("smart_scan", o->smart ? "1" : "0") < 0)
+		return -1;
+	qsort(on, r, sizeof(on[0]), cmp_double);
+	qsort(off, r, sizeof(off[0]), cmp_double);
+	printf("measure: rounds=%ld cpu_ms_per_scan_smart=%.2f cpu_ms_per_scan_nosmart=%.2f cpu_ratio=%.3f scanned_per_scan_smart=%.0f scanned_per_scan_nosmart=%.0f scanned_ratio=%.3f skipped_per_scan_smart=%.0f\n",
+	       r, on[r / 2], off[r / 2], on[r / 2] / off[r / 2], scan_on,
+	       scan_off, scan_on / scan_off, skip_on);
 	return 0;
 }
 
@@ -436,7 +480,7 @@ static int late_twin(const struct opts *o, uint64_t seed, double deadline)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND] [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS] [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS]\n");
+	fprintf(stderr, "usage: ksm-late-twins [-p PAGES] [-c CHUNKS] [-w WARM] [-b BOUND] [-t TIMEOUT_S] [-s 0|1] [-u UNIQUE_PAGES] [-m SCANS] [-n PAGES_TO_SCAN] [-l SLEEP_MS] [-P SCANS] [-A ROUNDS]\n");
 	exit(2);
 }
 
@@ -444,7 +488,7 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "p:c:w:b:t:s:u:m:n:l:P:")) != -1) {
+	while ((c = getopt(argc, argv, "p:c:w:b:t:s:u:m:n:l:P:A:")) != -1) {
 		long v = strtol(optarg, NULL, 10);
 
 		switch (c) {
@@ -481,13 +525,17 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'P':
 			o->pulse = v;
 			break;
+		case 'A':
+			o->rounds = v;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || o->pages < 16 || o->chunks < 1 || o->warm < 0 ||
 	    o->bound < 1 || o->timeout_s < 1 || o->pages_to_scan < 1 ||
-	    o->sleep_ms < 0 || o->unique < 0 || o->measure < 0 || o->pulse < 0)
+	    o->sleep_ms < 0 || o->unique < 0 || o->measure < 0 || o->pulse < 0 ||
+	    o->rounds < 1 || o->rounds > 16)
 		usage();
 }
 
@@ -496,7 +544,7 @@ int main(int argc, char **argv)
 	struct opts o = {
 		.pages = 4096, .chunks = 9, .warm = 12, .bound = 24,
 		.timeout_s = 300, .smart = 1, .pages_to_scan = 10000,
-		.sleep_ms = 10,
+		.sleep_ms = 10, .rounds = 3,
 	};
 	const uint64_t seed = 0x5a3e9a9e1a7e7715ULL;
 	double deadline;
