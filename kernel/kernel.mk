@@ -26,7 +26,8 @@ KOBJ := $(B)/kernel/obj
 KSELFTEST := $(KSRC)/tools/testing/selftests/cgroup
 GB := $(B)/kernel/guest-bin
 GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core
-GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/test-domain-guest $(GB)/kernel-stat $(B)/test/fillmem
+GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/test-domain-guest $(GB)/kernel-stat $(B)/test/fillmem \
+	$(GB)/ksm-late-twins
 
 # After `kernel` (which patches the tree), not as a prerequisite of each
 # file: the kselftests' own Makefile decides what is stale.
@@ -81,8 +82,18 @@ $(GB)/kernel-stat: bench/kernel-stat.d/kernel-stat.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS)
 
+# Standalone (no libsamepage): it runs on any kernel, the host's too.
+$(GB)/ksm-late-twins: test/kernel/ksm-late-twins.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $<
+
 check-kernel: kernel kernel-guest-bins all
 	@B=$(B) bash kernel/run.sh check
 
 bench-kernel-stat: kernel kernel-guest-bins
 	@B=$(B) SP_BENCH_NO_BUILD=1 bench/kernel-stat
+
+# Smart scan's cost and the late twin, kernels without and with 0007.
+.PHONY: bench-kernel-smart-scan
+bench-kernel-smart-scan: kernel kernel-guest-bins
+	@B=$(B) bench/kernel-smart-scan

@@ -107,13 +107,20 @@ case $? in
 *) tap fail "native backend library (test/kernel/test-native-guest.c)" "see test-native-guest.log" ;;
 esac
 
-# 3b. kernel domains through samepage's admission (skipped until ksm.domain exists)
+# 3c. kernel domains through samepage's admission (skipped until ksm.domain exists)
 run_timed test-domain-guest "$R/test-domain-guest.log" 180 "$GB/test-domain-guest"
 case $? in
 0) tap ok "kernel domains (test/kernel/test-domain-guest.c)" ;;
 77) tap skip "kernel domains (test/kernel/test-domain-guest.c)" "the kernel has no ksm.domain" ;;
 *) tap fail "kernel domains (test/kernel/test-domain-guest.c)" "see test-domain-guest.log" ;;
 esac
+
+# 3b. smart scan must let a late twin merge (kernel/patches/0007)
+if run_timed ksm-late-twins "$R/ksm-late-twins.log" 300 "$GB/ksm-late-twins"; then
+	tap ok "late twin merges under smart scan (test/kernel/ksm-late-twins.c)"
+else
+	tap fail "late twin merges under smart scan (test/kernel/ksm-late-twins.c)" "see ksm-late-twins.log"
+fi
 
 # 4. hook + runc, then crun, on the native backend
 # (tests that need the controller skip or fail inside, as above)
