@@ -16,6 +16,13 @@
 EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 	libelf-dev libssl-dev cpio xz-utils patch busybox-static libc6-dev
 CHECK_EXTRA += check-kernel
+# The debug guest (lockdep, KASAN, ksm-stress) after the normal one; about
+# 10-13 more minutes of cold build on a fresh machine (see kernel/README.md).
+# KERNEL_CHECK_DEBUG=0 leaves it out of `make check`.
+KERNEL_CHECK_DEBUG ?= 1
+ifeq ($(KERNEL_CHECK_DEBUG),1)
+CHECK_EXTRA += check-kernel-debug
+endif
 
 .PHONY: kernel kernel-guest-bins check-kernel bench-kernel-stat $(GUEST_KSELFTESTS)
 .PHONY: kernel-debug check-kernel-debug

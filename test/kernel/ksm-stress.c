@@ -15,7 +15,8 @@
  * of the stress (all descendants of this program) are:
  *
  *   writers    toggle ksm.enable 0/1 on every cgroup of the layout
- *   spawners   live in the leaves and create processes: fork + exit,
+ *   spawners   live in the leaves (the first one stays in c1, the others
+ *              get migrated) and create processes: fork + exit,
  *              fork + exec(/proc/self/exe), vfork + exec,
  *              clone3(CLONE_INTO_CGROUP) with and without exec,
  *              clone3(CLONE_VFORK|CLONE_VM|CLONE_INTO_CGROUP) + exec (the
@@ -43,8 +44,9 @@
  *      exited, through a live thread's smaps), except the opted-out ones;
  *   2. no opted-out process (nor a child that inherited the opt-out, nor one
  *      that exec'd after it) is enabled, in any cgroup;
- *   3. after writing 0 to c1 and c3, no process there is enabled and their
- *      ksm.stat ksm_merging_pages is 0.
+ *   3. fresh processes cloned into c2 (enabled) are enabled, merge, and
+ *      after writing 0 to c2 are disabled when the write returns and their
+ *      ksm_merging_pages drop to 0 (polled: the counter follows ksmd).
  *
  * Checks 1 and 2 are retried for a few seconds (the controller may enable
  * asynchronously, from task_work or a workqueue).  Exit status: 0 all
@@ -108,6 +110,7 @@ struct shared {
 	volatile int writers_done;
 	volatile int spawners_done;
 	volatile pid_t leaderless[MAX_LEADERLESS];
+	volatile pid_t pinned;		/* spawner 0: stays in c1, never migrated */
 	unsigned long ops[16];
 };
 enum {
@@ -359,6 +362,12 @@ struct spawner {
 	char stack[64 * 1024] __attribute__((aligned(16)));
 };
 
+/* How spawn_exec() created a process; its argv[2] for the checks' reports. */
+static const char *const shape_names[] = {
+	"fork+exec", "vfork+exec", "clone3-into-cgroup+exec",
+	"clone3-vfork-vm-into-cgroup+exec",
+};
+
 static pid_t spawn_exec(struct spawner *sp, int how, char *const *argv)
 {
 	struct clone_args ca = { .exit_signal = SIGCHLD };
@@ -408,9 +417,9 @@ static pid_t spawn_exec(struct spawner *sp, int how, char *const *argv)
  */
 static void spawn_long(struct spawner *sp, bool optout)
 {
-	static char *long_argv[] = { "ksm-stress", "--long", NULL };
-	static char *optout_argv[] = { "ksm-stress", "--optout", NULL };
-	int i = rnd(MAX_LONG);
+	int i = rnd(MAX_LONG), how = rnd(4);
+	char *argv[] = { "ksm-stress", optout ? "--optout" : "--long",
+			 (char *)shape_names[how], NULL };
 	pid_t pid;
 
 	if (sp->longs[i] > 0) {
@@ -418,7 +427,7 @@ static void spawn_long(struct spawner *sp, bool optout)
 		kill(sp->longs[i], SIGKILL);
 		sp->longs[i] = 0;
 	}
-	pid = spawn_exec(sp, rnd(4), optout ? optout_argv : long_argv);
+	pid = spawn_exec(sp, how, argv);
 	if (pid > 0) {
 		sp->longs[i] = pid;
 		op(optout ? OP_OPTOUT : OP_LONG);
@@ -427,15 +436,15 @@ static void spawn_long(struct spawner *sp, bool optout)
 
 static void spawn_leaderless(struct spawner *sp)
 {
-	static char *argv[] = { "ksm-stress", "--leaderless", NULL };
-	int i = rnd(MAX_LEADERLESS);
+	int i = rnd(MAX_LEADERLESS), how = rnd(4);
+	char *argv[] = { "ksm-stress", "--leaderless", (char *)shape_names[how], NULL };
 	pid_t pid, old = sh->leaderless[i];
 
 	/* Another spawner's child, maybe: it clears the slot when it reaps. */
 	if (old > 0 && __atomic_compare_exchange_n(&sh->leaderless[i], &old, 0, false,
 						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		kill(old, SIGKILL);
-	pid = spawn_exec(sp, rnd(4), argv);
+	pid = spawn_exec(sp, how, argv);
 	if (pid > 0) {
 		__atomic_store_n(&sh->leaderless[i], pid, __ATOMIC_SEQ_CST);
 		op(OP_LEADERLESS);
@@ -502,7 +511,15 @@ static __attribute__((noreturn)) int spawner_main(int idx)
 		if (sp.cg_fd[i] < 0)
 			die("open %s: %s", path, strerror(errno));
 	}
-	cg_path(path, sizeof(path), leaf_names[idx % NLEAF], "cgroup.procs");
+	/*
+	 * Spawner 0 stays in c1 (not enabled in the final state), so that it
+	 * is off while settling and its children show whether the ways into
+	 * enabled cgroups work without inheriting merging from their parent.
+	 */
+	if (idx == 0)
+		sh->pinned = getpid();
+	cg_path(path, sizeof(path), idx == 0 ? "c1" : leaf_names[idx % NLEAF],
+		"cgroup.procs");
 	if (write_file(path, "0"))
 		die("spawner: cannot join %s", path);
 	fill_pages();
@@ -596,13 +613,18 @@ static int migrator_main(void)
 	while (sh->phase != PHASE_STOP) {
 		pid_t pid;
 
-		if (rnd(2) == 0) {
+		/*
+		 * While settling, only leader-exited processes move: any
+		 * migration into an enabled cgroup would also heal a process
+		 * another way into it missed.
+		 */
+		if (rnd(2) == 0 || sh->phase == PHASE_SETTLE) {
 			pid = sh->leaderless[rnd(MAX_LEADERLESS)];
 			if (pid > 0)
 				migrate(pid, 1);
 		} else {
 			pid = random_pid(leaf_names[rnd(NLEAF)]);
-			if (pid > 0)
+			if (pid > 0 && pid != sh->pinned)
 				migrate(pid, 0);
 		}
 		msleep(rnd(5));
@@ -756,7 +778,7 @@ static int pid_enabled(pid_t pid, char *task, size_t size)
 	return ret;
 }
 
-/* argv[1] of @task ("/proc/PID/task/TID"), or "" */
+/* argv[1] and argv[2] of @task ("/proc/PID/task/TID"), or "" */
 static void task_role(const char *task, char *role, size_t size)
 {
 	char path[400], buf[256];
@@ -769,8 +791,12 @@ static void task_role(const char *task, char *role, size_t size)
 	if (n <= 0)
 		return;
 	len = strlen(buf);
+	if ((ssize_t)len + 1 >= n)
+		return;
+	snprintf(role, size, "%s", buf + len + 1);
+	len += 1 + strlen(buf + len + 1);
 	if ((ssize_t)len + 1 < n)
-		snprintf(role, size, "%s", buf + len + 1);
+		snprintf(role + strlen(role), size - strlen(role), " %s", buf + len + 1);
 }
 
 /*
@@ -819,17 +845,16 @@ static int leaf_effective(const char *leaf)
 	return atoi(buf);
 }
 
-enum { WANT_ANY, WANT_ON, WANT_OFF };
+enum { WANT_ANY, WANT_ON };
 
 /*
  * Check every process of the stress (found through /proc, so that none
- * hides): opted-out ones must be off (when @optouts); the others as
- * want[leaf] says.  Prints the violations when @report; returns their
- * number.
+ * hides): opted-out ones must be off; the others as want[leaf] says.
+ * Prints the violations when @report; returns their number.
  */
-static int check_processes(const int want[NLEAF], bool optouts, bool report)
+static int check_processes(const int want[NLEAF], bool report)
 {
-	char task[320], role[64];
+	char task[320], role[96];
 	struct dirent *de;
 	int bad = 0;
 	DIR *d = opendir("/proc");
@@ -849,12 +874,10 @@ static int check_processes(const int want[NLEAF], bool optouts, bool report)
 			continue;
 		task_role(task, role, sizeof(role));
 		optout = !strncmp(role, "--optout", 8);
-		if (optout && on && optouts)
+		if (optout && on)
 			what = "opted out (prctl PR_SET_MEMORY_MERGE 0, or inherited), but enabled";
 		else if (!optout && want[leaf] == WANT_ON && !on)
 			what = "MISSED: in an effectively enabled cgroup, not enabled";
-		else if (!optout && want[leaf] == WANT_OFF && on)
-			what = "still enabled after writing 0";
 		if (!what)
 			continue;
 		bad++;
@@ -879,56 +902,101 @@ static int check_enabled(void)
 		want[i] = leaf_effective(leaf_names[i]) ? WANT_ON : WANT_ANY;
 	do {
 		last = now() >= deadline;
-		bad = check_processes(want, true, last);
+		bad = check_processes(want, last);
 		if (bad && !last)
 			msleep(500);
 	} while (bad && !last);
 	return bad;
 }
 
-static long stat_value(const char *leaf, const char *key)
+static long pid_merging_pages(pid_t pid)
 {
-	char path[512], buf[4096], *p;
-	size_t klen = strlen(key);
+	char path[64], buf[32];
 
-	cg_path(path, sizeof(path), leaf, "ksm.stat");
+	snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", pid);
 	if (read_file(path, buf, sizeof(buf)) <= 0)
 		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, klen) && p[klen] == ' ')
-			return atol(p + klen + 1);
-	return -1;
+	return atol(buf);
 }
 
-/* Check 3: writing 0 turns off and unmerges the not enabled leaves. */
+/* Wait up to @seconds for all @pids to satisfy @ok; the number that do not. */
+static int wait_all(const pid_t *pids, int n, bool (*ok)(pid_t), int seconds)
+{
+	double deadline = now() + seconds;
+	int i, bad;
+
+	for (;;) {
+		for (i = 0, bad = 0; i < n; i++)
+			bad += !ok(pids[i]);
+		if (!bad || now() >= deadline)
+			return bad;
+		msleep(200);
+	}
+}
+
+static bool is_on(pid_t pid) { char t[320]; return pid_enabled(pid, t, sizeof(t)) == 1; }
+static bool is_off(pid_t pid) { char t[320]; return pid_enabled(pid, t, sizeof(t)) == 0; }
+static bool has_merged(pid_t pid) { return pid_merging_pages(pid) > 0; }
+static bool none_merged(pid_t pid) { return pid_merging_pages(pid) == 0; }
+
+#define NFRESH 4
+
+/*
+ * Check 3: writing 0 turns off and unmerges the processes the controller
+ * enabled.  Which of the stress's processes the controller enabled depends on
+ * their history (a process that left an enabled cgroup may own its setting),
+ * so this uses fresh ones: NFRESH processes cloned straight into c2 (enabled),
+ * left to merge, then c2 gets 0.
+ */
 static int check_disable(void)
 {
-	static const char *const off[] = { "c1", "c3" };
-	int want[NLEAF], bad = 0, i;
-	size_t j;
+	static char *argv[] = { "ksm-stress", "--long", NULL };
+	struct clone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	pid_t pids[NFRESH];
+	char path[512];
+	int i, n, bad = 0;
 
-	for (i = 0; i < NLEAF; i++)
-		want[i] = WANT_ANY;
-	for (j = 0; j < 2; j++) {
-		write_enable(off[j], 0);
-		if (leaf_effective(off[j])) {
-			printf("ksm-stress: %s: ksm.enable.effective is 1 after writing 0 to it and its ancestors\n",
-			       off[j]);
-			bad++;
+	cg_path(path, sizeof(path), "c2", "");
+	ca.cgroup = (uint64_t)open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((int)ca.cgroup < 0)
+		die("open %s: %s", path, strerror(errno));
+	for (i = 0; i < NFRESH; i++) {
+		pids[i] = clone3_plain(&ca);
+		if (pids[i] == 0) {
+			execv(self_exe, argv);
+			_exit(127);
 		}
-		for (i = 0; i < NLEAF; i++)
-			if (!strcmp(leaf_names[i], off[j]))
-				want[i] = WANT_OFF;
+		if (pids[i] < 0)
+			die("clone3 into %s: %s", path, strerror(errno));
 	}
-	bad += check_processes(want, false, true);
-	for (j = 0; j < 2; j++) {
-		long merging = stat_value(off[j], "ksm_merging_pages");
-
-		if (merging != 0) {
-			printf("ksm-stress: %s: ksm.stat ksm_merging_pages %ld after writing 0 (want 0)\n",
-			       off[j], merging);
-			bad++;
-		}
+	close((int)ca.cgroup);
+	if ((n = wait_all(pids, NFRESH, is_on, 10))) {
+		printf("ksm-stress: MISSED: %d of %d fresh processes cloned into c2 (enabled) not enabled\n",
+		       n, NFRESH);
+		bad++;
+	}
+	n = wait_all(pids, NFRESH, has_merged, 20);
+	printf("ksm-stress: fresh processes in c2 with merged pages before writing 0: %d of %d\n",
+	       NFRESH - n, NFRESH);
+	write_enable("c2", 0);
+	if (leaf_effective("c2")) {
+		printf("ksm-stress: c2: ksm.enable.effective is 1 after writing 0 to it and its ancestors\n");
+		bad++;
+	}
+	if ((n = wait_all(pids, NFRESH, is_off, 0))) {
+		printf("ksm-stress: %d of %d fresh processes in c2 still enabled after writing 0 returned\n",
+		       n, NFRESH);
+		bad++;
+	}
+	/* The per-mm counter drops when ksmd next scans the mm: poll. */
+	if ((n = wait_all(pids, NFRESH, none_merged, 20))) {
+		printf("ksm-stress: %d of %d fresh processes in c2 still have merging pages 20 s after writing 0\n",
+		       n, NFRESH);
+		bad++;
+	}
+	for (i = 0; i < NFRESH; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
 	}
 	return bad;
 }
