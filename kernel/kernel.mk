@@ -43,7 +43,6 @@ KSELFTEST := $(KSRC)/tools/testing/selftests/cgroup
 GB := $(B)/kernel/guest-bin
 GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core
 GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/kernel-stat $(B)/test/fillmem
-GUEST_BINS += $(GB)/ksm-stress
 
 # After `kernel` (which patches the tree), not as a prerequisite of each
 # file: the kselftests' own Makefile decides what is stale.
@@ -78,6 +77,7 @@ $(GB)/kernel-stat: bench/kernel-stat.d/kernel-stat.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS)
 
+GUEST_BINS += $(GB)/ksm-stress
 # Static, like test/integration's workloads: its exec loops then measure
 # the kernel, not the dynamic loader.
 $(GB)/ksm-stress: test/kernel/ksm-stress.c
