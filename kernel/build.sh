@@ -13,7 +13,10 @@
 # Environment: B (build dir, default build), KERNEL_TARBALL, CCACHE_DIR,
 # KERNEL_PATCHES (a series directory other than kernel/patches, e.g. work in
 # progress),
-# KERNEL_JOBS (default: number of CPUs), KERNEL_VERBOSE=1 for every make line.
+# KERNEL_JOBS (default: number of CPUs), KERNEL_VERBOSE=1 for every make line,
+# KERNEL_VARIANT=debug for the debug kernel (kernel/config.debug.fragment on
+# top of kernel/config.fragment: lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, KASAN)
+# into build/kernel-debug/ (same patched source, its own objects).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,12 +28,24 @@ KERNEL_PKG=linux-source-6.12
 KERNEL_TARBALL=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 PATCHES=${KERNEL_PATCHES:-$top/kernel/patches}
 SERIES=$PATCHES/series
-FRAGMENT=$top/kernel/config.fragment
 SRCROOT=$B/kernel-src
 SRC=$SRCROOT/linux-source-6.12
 APPLIED=$SRCROOT/applied
-OUT=$B/kernel
+VARIANT=${KERNEL_VARIANT:-normal}
+case "$VARIANT" in
+normal)
+	OUT=$B/kernel
+	FRAGMENTS=("$top/kernel/config.fragment")
+	;;
+debug)
+	OUT=$B/kernel-debug
+	FRAGMENTS=("$top/kernel/config.fragment" "$top/kernel/config.debug.fragment")
+	;;
+*) echo "[kernel] error: KERNEL_VARIANT must be normal or debug" >&2; exit 2 ;;
+esac
 OBJ=$OUT/obj
+# Both variants build from the one patched tree in $SRCROOT.
+ALL_OBJS=("$B/kernel/obj" "$B/kernel-debug/obj")
 JOBS=${KERNEL_JOBS:-$(nproc)}
 
 say() { printf '[kernel] %s\n' "$*"; }
@@ -55,6 +70,12 @@ export CCACHE_BASEDIR=$top
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=samepage KBUILD_BUILD_HOST=samepage KBUILD_BUILD_VERSION=1
 
+# Both variants share the patched tree: one build.sh per build dir at a time
+# (a parallel `make kernel kernel-debug` waits here instead of re-patching
+# the tree under the other's compiler).
+exec 9>"$B/.kernel-build.lock"
+flock 9
+
 # --- source ---------------------------------------------------------------
 if [ ! -f "$KERNEL_TARBALL" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -77,9 +98,10 @@ extract_source() {
 	mkdir -p "$APPLIED"
 	: >"$APPLIED/series"
 	printf '%s\n' "$src_id" >"$SRCROOT/stamp-extract"
-	# A new tree means every object is stale; O= objects would otherwise
-	# be trusted by mtime only.
-	rm -rf "$OBJ"
+	# A new tree means every object is stale (of either variant); O=
+	# objects would otherwise be trusted by mtime only, and the tarball's
+	# files carry old mtimes.
+	rm -rf "${ALL_OBJS[@]}"
 }
 
 if [ ! -d "$SRC" ] || [ "$(cat "$SRCROOT/stamp-extract" 2>/dev/null)" != "$src_id" ]; then
@@ -165,9 +187,11 @@ kmake() {
 }
 
 mkdir -p "$OBJ"
+FRAGMENT=$OUT/config.fragment
+cat "${FRAGMENTS[@]}" >"$FRAGMENT.tmp" && mv "$FRAGMENT.tmp" "$FRAGMENT"
 config_id="$src_id $( (cat "$APPLIED/series" "$FRAGMENT"; for p in "${wanted[@]}"; do cat "$APPLIED/$p"; done) | sha256sum | cut -c1-16)"
 if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OUT/stamp-config" 2>/dev/null)" != "$config_id" ]; then
-	say "configuring: allnoconfig + kernel/config.fragment"
+	say "configuring ($VARIANT): allnoconfig + ${FRAGMENTS[*]#"$top"/}"
 	kmake -s allnoconfig KCONFIG_ALLCONFIG="$FRAGMENT" >"$OUT/config.log" 2>&1 ||
 		{ cat "$OUT/config.log" >&2; die "allnoconfig failed"; }
 
@@ -202,7 +226,7 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OUT/stamp-config" 2>/dev/null)" != "$co
 fi
 
 # --- build ------------------------------------------------------------------
-say "building with $JOBS jobs (ccache: $CCACHE_DIR; log: $OUT/build.log)"
+say "building ($VARIANT) with $JOBS jobs (ccache: $CCACHE_DIR; log: $OUT/build.log)"
 start=$(date +%s)
 # Shared cache: report this build's hits and misses as deltas, never zero
 # the counters (other builds use them too).

@@ -5,17 +5,33 @@
 #   make kernel              -> build/kernel/bzImage, build/kernel/vmlinux
 #   make check-kernel        boot + tests (part of `make check`)
 #   make bench-kernel-stat   ksm.stat vs summing /proc/<pid>/ksm_stat
+#   make kernel-debug        -> build/kernel-debug/ (lockdep, DEBUG_ATOMIC_SLEEP,
+#                            DEBUG_VM, KASAN: kernel/config.debug.fragment)
+#   make check-kernel-debug  debug kernel: controller tests + ksm-stress, no
+#                            kernel report allowed (part of `make check`)
 #
-# KERNEL_TIMEOUT (seconds, default 420) bounds one guest boot.
+# KERNEL_TIMEOUT (seconds, default 420; debug guest 900) bounds one guest
+# boot; KSM_STRESS_SECONDS (default 60) the stress in the debug guest.
 
 EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 	libelf-dev libssl-dev cpio xz-utils patch busybox-static libc6-dev
 CHECK_EXTRA += check-kernel
+# The debug guest (lockdep, KASAN, ksm-stress) after the normal one; about
+# 10-13 more minutes of cold build on a fresh machine (see kernel/README.md).
+# KERNEL_CHECK_DEBUG=0 leaves it out of `make check`.
+KERNEL_CHECK_DEBUG ?= 1
+ifeq ($(KERNEL_CHECK_DEBUG),1)
+CHECK_EXTRA += check-kernel-debug
+endif
 
 .PHONY: kernel kernel-guest-bins check-kernel bench-kernel-stat $(GUEST_KSELFTESTS)
+.PHONY: kernel-debug check-kernel-debug
 
 kernel:
 	@B=$(B) bash kernel/build.sh
+
+kernel-debug:
+	@B=$(B) KERNEL_VARIANT=debug bash kernel/build.sh
 
 # What the guest runs, built here on the host (the guest sees the host's
 # root read-only and compiles nothing): the kselftests from the patched tree,
@@ -87,8 +103,21 @@ $(GB)/ksm-late-twins: test/kernel/ksm-late-twins.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $<
 
+GUEST_BINS += $(GB)/ksm-stress
+# Static, like test/integration's workloads: its exec loops then measure
+# the kernel, not the dynamic loader.
+$(GB)/ksm-stress: test/kernel/ksm-stress.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) -O2 -static -pthread -o $@ $<
+
 check-kernel: kernel kernel-guest-bins all
 	@B=$(B) bash kernel/run.sh check
+
+# The debug kernel's guest (kernel/guest/debug.sh).  The guest binaries come
+# from kernel-guest-bins, which builds the normal kernel first (its uapi
+# headers); build.sh serializes the two builds on the shared patched tree.
+check-kernel-debug: kernel-debug kernel-guest-bins
+	@B=$(B) bash kernel/run.sh debug
 
 bench-kernel-stat: kernel kernel-guest-bins
 	@B=$(B) SP_BENCH_NO_BUILD=1 bench/kernel-stat

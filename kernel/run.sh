@@ -3,6 +3,9 @@
 #
 # Boot build/kernel/vmlinux under qemu and run a guest suite:
 #   kernel/run.sh check   kselftest + samepage's native-backend tests (TAP)
+#   kernel/run.sh debug   the debug kernel (build/kernel-debug/vmlinux): the
+#                         controller tests + ksm-stress, failing on any kernel
+#                         report (TAP; kernel/guest/debug.sh)
 #   kernel/run.sh bench   bench/kernel-stat
 #   kernel/run.sh script FILE   any bash script (debugging; as root, cwd = the clone)
 #
@@ -11,26 +14,33 @@
 # export.  The host trusts only that directory: no `exit-status` file
 # within KERNEL_TIMEOUT seconds (default 420) is a failure.
 #
-# Environment: B, KERNEL_TIMEOUT, KERNEL_MEM (MiB, default 2048),
+# Environment: B, KERNEL_TIMEOUT (default 420; debug: 900), KERNEL_MEM (MiB, default 2048),
 # KERNEL_SMP (default 2), SP_QEMU_ACCEL (kvm|tcg; default: kvm only when
-# /dev/kvm is hardware virtualization, not the PVM module found here).
+# /dev/kvm is hardware virtualization, not the PVM module found here),
+# KSM_STRESS_SECONDS (debug: how long ksm-stress runs, default 60),
+# KERNEL_VARIANT=debug (boot the debug kernel for check, bench or script too).
 set -euo pipefail
 
 mode=${1:-check}
 script=
 case "$mode" in
-check | bench) ;;
+check | bench | debug) ;;
 script) script=$(realpath "${2:?usage: $0 script FILE}") ;;
-*) echo "usage: $0 check|bench|script FILE" >&2; exit 2 ;;
+*) echo "usage: $0 check|bench|debug|script FILE" >&2; exit 2 ;;
 esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 B=${B:-build}
 B=$(cd "$B" && pwd)
-kimg=$B/kernel/vmlinux
-[ -f "$kimg" ] || { echo "run: $kimg missing (make kernel)" >&2; exit 1; }
+kdir=$B/kernel
 timeout_s=${KERNEL_TIMEOUT:-420}
+if [ "$mode" = debug ] || [ "${KERNEL_VARIANT:-}" = debug ]; then
+	kdir=$B/kernel-debug
+	timeout_s=${KERNEL_TIMEOUT:-900}
+fi
+kimg=$kdir/vmlinux
+[ -f "$kimg" ] || { echo "run: $kimg missing (make kernel${kdir##*/kernel})" >&2; exit 1; }
 
 accel=${SP_QEMU_ACCEL:-}
 if [ -z "$accel" ]; then
@@ -46,15 +56,16 @@ tcg) accel_args=(-accel tcg -cpu max) ;;
 *) echo "run: SP_QEMU_ACCEL must be kvm or tcg" >&2; exit 2 ;;
 esac
 
-results=$B/kernel/results/$mode
+results=$kdir/results/$mode
 rm -rf "$results"
 mkdir -p "$results"
-log=$B/kernel/results/$mode.console
+log=$kdir/results/$mode.console
 
 cmdline="console=ttyS0 loglevel=4 panic=-1 oops=panic"
 cmdline+=" root=/dev/root rootfstype=9p ro"
 cmdline+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 cmdline+=" init=$top/kernel/guest/init.sh SP_MODE=$mode SP_TOP=$top SP_B=$B${script:+ SP_SCRIPT=$script}"
+[ "$mode" = debug ] && cmdline+=" KSM_STRESS_SECONDS=${KSM_STRESS_SECONDS:-60}"
 
 echo "[run] booting $kimg ($accel, ${KERNEL_SMP:-2} CPUs, ${KERNEL_MEM:-2048} MiB, timeout ${timeout_s}s)"
 start=$(date +%s.%N)
@@ -83,7 +94,7 @@ if [ ! -f "$results/exit-status" ]; then
 fi
 st=$(cat "$results/exit-status")
 
-if [ "$mode" = check ]; then
+if [ "$mode" = check ] || [ "$mode" = debug ]; then
 	echo
 	echo "== kernel tests ($(cat "$results/uname" 2>/dev/null), controllers: $(cat "$results/controllers" 2>/dev/null))"
 	if [ -f "$results/tap" ]; then

@@ -9,7 +9,7 @@
 # host goes into /run/results; the console only shows progress.
 #
 # Kernel command-line parameters with `=` that the kernel does not know
-# arrive here as environment: SP_MODE (check|bench|script), SP_TOP (the
+# arrive here as environment: SP_MODE (check|bench|debug|script), SP_TOP (the
 # clone), SP_B (its build directory), SP_SCRIPT (for script: a host path).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -64,7 +64,7 @@ export SP_TOP SP_B=${SP_B:-$SP_TOP/build} SP_RESULTS=$R
 
 mode=${SP_MODE:-check}
 case "$mode" in
-check | bench) script=kernel/guest/$mode.sh ;;
+check | bench | debug) script=kernel/guest/$mode.sh ;;
 script) script=${SP_SCRIPT:?} ;;
 *) echo "guest: unknown SP_MODE=$mode" >&2; exit 1 ;;
 esac
