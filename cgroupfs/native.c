@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -216,10 +217,29 @@ static const char *const stat_keys[STAT_KEYS] = {
 	[STAT_RMAP_ITEMS] = "ksm_rmap_items",
 	[STAT_ZERO_PAGES] = "ksm_zero_pages",
 	[STAT_MERGING_PAGES] = "ksm_merging_pages",
-	[STAT_PROCESS_PROFIT] = "ksm_process_profit",
+	[STAT_PROCESS_PROFIT] = "ksm_process_profit_sum",
 	[STAT_NR_PROCESSES] = "nr_processes",
 	[STAT_NR_MERGE_ANY] = "nr_merge_any",
 };
+
+/* v1 of the kernel series called the profit sum by the per-process name. */
+#define STAT_V1_PROCESS_PROFIT "ksm_process_profit"
+
+/* Index of key in stat_keys (v1's name included), or STAT_KEYS. */
+static int stat_key_index(const char *key, struct ksm_cg_stat *st)
+{
+	if (strcmp(key, STAT_V1_PROCESS_PROFIT) == 0) {
+		st->series = KSM_NATIVE_SERIES_V1;
+		return STAT_PROCESS_PROFIT;
+	}
+	for (int k = 0; k < STAT_KEYS; k++)
+		if (strcmp(key, stat_keys[k]) == 0) {
+			if (k == STAT_PROCESS_PROFIT)
+				st->series = KSM_NATIVE_SERIES_V2;
+			return k;
+		}
+	return STAT_KEYS;
+}
 
 static int parse_stat_value(int key, const char *s, struct ksm_cg_stat *st)
 {
@@ -276,9 +296,7 @@ int ksm_native_parse_stat(const char *text, const char *what, struct ksm_cg_stat
 		if (!value)
 			continue;
 		*value++ = '\0';
-		for (k = 0; k < STAT_KEYS; k++)
-			if (strcmp(line, stat_keys[k]) == 0)
-				break;
+		k = stat_key_index(line, &out);
 		if (k == STAT_KEYS)
 			continue;
 		if (parse_stat_value(k, value, &out) < 0)
@@ -287,7 +305,8 @@ int ksm_native_parse_stat(const char *text, const char *what, struct ksm_cg_stat
 	}
 	for (int k = 0; k < STAT_KEYS; k++)
 		if (!seen[k])
-			return sp_error_set(err, 0, "`%s`: no %s line", what, stat_keys[k]);
+			return sp_error_set(err, 0, "`%s`: no %s line%s", what, stat_keys[k],
+					    k == STAT_PROCESS_PROFIT ? " (nor v1's " STAT_V1_PROCESS_PROFIT ")" : "");
 	*st = out;
 	return 0;
 }
@@ -303,4 +322,63 @@ int ksm_native_stat(const char *path, struct ksm_cg_stat *st, sp_error_t *err)
 	if (ret < 0)
 		return ret;
 	return ksm_native_parse_stat(buf, file, st, err);
+}
+
+/* Bounds of the probe's search for a cgroup with a ksm.stat. */
+#define PROBE_MAX_DEPTH 3
+#define PROBE_MAX_DIRS 512
+
+/* Append the subdirectories of dir to the queue (at most PROBE_MAX_DIRS in
+ * all); unreadable directories are skipped (cgroups come and go). */
+static void probe_queue_children(const char *dir, char **queue, int *n)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while (*n < PROBE_MAX_DIRS && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (asprintf(&queue[*n], "%s/%s", dir, e->d_name) < 0)
+			return;
+		(*n)++;
+	}
+}
+
+int ksm_native_probe_series(enum ksm_native_series *series, sp_error_t *err)
+{
+	const char *root = ksm_native_cgroup2_root();
+	char *queue[PROBE_MAX_DIRS];
+	int n = 0, level_end, ret = 0;
+
+	*series = KSM_NATIVE_SERIES_UNKNOWN;
+	if (!root)
+		return 0;
+	probe_queue_children(root, queue, &n);
+	level_end = n;
+	for (int i = 0, depth = 1; i < n && ret == 0; i++) {
+		_cleanup_free_ char *file = NULL;
+		struct ksm_cg_stat st;
+
+		if (i == level_end) {
+			depth++;
+			level_end = n;
+		}
+		if (asprintf(&file, "%s/ksm.stat", queue[i]) < 0) {
+			ret = sp_error_set(err, ENOMEM, "probe the ksm controller below `%s`", root);
+			break;
+		}
+		if (access(file, F_OK) == 0) {
+			ret = ksm_native_stat(queue[i], &st, err);
+			if (ret == 0)
+				*series = st.series;
+			break;
+		}
+		if (depth < PROBE_MAX_DEPTH)
+			probe_queue_children(queue[i], queue, &n);
+	}
+	for (int i = 0; i < n; i++)
+		free(queue[i]);
+	return ret < 0 ? ret : 0;
 }

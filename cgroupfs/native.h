@@ -18,14 +18,26 @@
 #include <sys/types.h>
 #include "base/error.h"
 
+/* Which version of the kernel series provides the controller. */
+enum ksm_native_series {
+	KSM_NATIVE_SERIES_UNKNOWN = 0, /* no cgroup with ksm.stat to look at */
+	KSM_NATIVE_SERIES_V1 = 1,      /* ksm.stat has ksm_process_profit */
+	KSM_NATIVE_SERIES_V2 = 2,      /* ksm.stat has ksm_process_profit_sum */
+};
+
 /* The sums in a cgroup's ksm.stat, each mm counted once. */
 struct ksm_cg_stat {
 	uint64_t rmap_items;
 	uint64_t zero_pages;
 	uint64_t merging_pages;
+	/* Sum of the per-process ksm_process_profit figures: a KSM page
+	 * shared by n processes counts n times (v2 calls the key
+	 * ksm_process_profit_sum, v1 ksm_process_profit). */
 	int64_t process_profit;
 	uint64_t nr_processes;
 	uint64_t nr_merge_any;
+	/* The series the key names show (V1 or V2). */
+	enum ksm_native_series series;
 };
 
 /* The cgroup2 mount point (cgroup2_mount() of cgroupfs/cgroup.h:
@@ -64,6 +76,14 @@ int ksm_native_stat(const char *path, struct ksm_cg_stat *st, sp_error_t *err);
 /* Parse the text of a ksm.stat file (exposed for tests); what names it in
  * errors. */
 int ksm_native_parse_stat(const char *text, const char *what, struct ksm_cg_stat *st, sp_error_t *err);
+
+/* Feature probe: which series (v1 or v2 of kernel/patches/) provides the
+ * controller, told by the ksm.stat key of the first cgroup found below the
+ * cgroup2 root (breadth first, at most 3 levels and 512 directories) that
+ * has a ksm.stat.  *series is KSM_NATIVE_SERIES_UNKNOWN when there is none
+ * yet (the controller is not enabled in any cgroup.subtree_control).  A
+ * ksm.stat that cannot be read (v2 needs root or the owner) is an error. */
+int ksm_native_probe_series(enum ksm_native_series *series, sp_error_t *err);
 
 /* Testing hook: use root as the cgroup2 root instead of looking it up (NULL
  * restores the lookup).  Also forgets the cached availability. */

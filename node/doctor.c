@@ -441,13 +441,34 @@ static void check_lsm(struct doctor *d)
 
 /* --- cgroups, controller ------------------------------------------------ */
 
+/* Which version of kernel/patches/ the controller comes from (feature probe). */
+static void check_native_series(struct doctor *d)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	enum ksm_native_series series;
+
+	if (ksm_native_probe_series(&series, &err) < 0)
+		add(d, "native_series", DOCTOR_WARN, "run `samepage doctor` as root", "ksm controller: series unknown: %s",
+		    sp_error_msg(err));
+	else if (series == KSM_NATIVE_SERIES_V2)
+		add(d, "native_series", DOCTOR_OK, NULL, "ksm controller: v2 series");
+	else if (series == KSM_NATIVE_SERIES_V1)
+		add(d, "native_series", DOCTOR_WARN, "boot a kernel with the v2 series of kernel/patches/",
+		    "ksm controller: v1 series (known defects: misses vfork+CLONE_INTO_CGROUP+exec children and processes whose "
+		    "leader exited, overrides prctl/MADV_UNMERGEABLE opt-outs, world-readable ksm.stat)");
+	else
+		add(d, "native_series", DOCTOR_OK, NULL,
+		    "ksm controller: series unknown until a cgroup has +ksm in its parent's cgroup.subtree_control");
+}
+
 static void check_native(struct doctor *d)
 {
-	if (d->native)
+	if (d->native) {
 		add(d, "native_controller", DOCTOR_OK, NULL,
 		    "the ksm cgroup controller is available (%s): KSM per cgroup without ptrace",
 		    ksm_native_cgroup2_root() ? ksm_native_cgroup2_root() : "cgroup2");
-	else
+		check_native_series(d);
+	} else
 		add(d, "native_controller", DOCTOR_WARN,
 		    "nothing needed: the stock backend (ptrace-injected prctl) is used; kernel/ has the patches for the controller",
 		    "no ksm cgroup controller in this kernel");

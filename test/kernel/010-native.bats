@@ -105,7 +105,8 @@ teardown() {
 		[ "$(kv "$cg/ksm.stat" nr_merge_any)" -eq 2 ]
 		for k in ksm_rmap_items ksm_zero_pages ksm_merging_pages ksm_process_profit; do
 			sum=$(proc_sum "$id" "$k")
-			want=$(kv "$cg/ksm.stat" "$k")
+			# v2 of the series calls the sum ksm_process_profit_sum
+			want=$(kv "$cg/ksm.stat" "${k/#ksm_process_profit/ksm_process_profit_sum}")
 			[ "$want" = "$sum" ] || fail "$cg: ksm.stat $k=$want, sum over /proc/<pid>/ksm_stat=$sum"
 		done
 	done

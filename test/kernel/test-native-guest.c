@@ -371,6 +371,23 @@ static void test_stat_sums_proc(void **state)
 	assert_true(st.merging_pages >= 3 * FILL_PAGES);
 }
 
+/* The kernel under test carries the v2 series: ksm.stat names the profit
+ * ksm_process_profit_sum, and the feature probe says so. */
+static void test_series_v2(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	enum ksm_native_series series;
+	struct ksm_cg_stat st;
+
+	(void)state;
+	make_cgroup(BASE "/series");
+	read_stat(BASE "/series", &st);
+	assert_int_equal(st.series, KSM_NATIVE_SERIES_V2);
+	if (ksm_native_probe_series(&series, &err) < 0)
+		fail_msg("%s", sp_error_msg(err));
+	assert_int_equal(series, KSM_NATIVE_SERIES_V2);
+}
+
 static void test_errors_name_the_file(void **state)
 {
 	_cleanup_error_ sp_error_t err = NULL;
@@ -394,6 +411,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_enable_through_ancestors, teardown),
 		cmocka_unit_test_teardown(test_attach, teardown),
 		cmocka_unit_test_teardown(test_stat_sums_proc, teardown),
+		cmocka_unit_test_teardown(test_series_v2, teardown),
 		cmocka_unit_test_teardown(test_errors_name_the_file, teardown),
 	};
 

@@ -176,6 +176,62 @@ static void test_stat(void **state)
 	assert_non_null(strstr(sp_error_msg(err), "ksm_rmap_items"));
 }
 
+/* v2 names the profit sum ksm_process_profit_sum; v1's name still parses. */
+static void test_stat_series(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	struct ksm_cg_stat st;
+	const char *rest = "ksm_rmap_items 1\nksm_zero_pages 0\nksm_merging_pages 1\n"
+			   "nr_processes 1\nnr_merge_any 1\n";
+	char text[256];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sksm_process_profit_sum -12\n", rest);
+	assert_int_equal(ksm_native_parse_stat(text, "t", &st, &err), 0);
+	assert_int_equal(st.series, KSM_NATIVE_SERIES_V2);
+	assert_true(st.process_profit == -12);
+
+	snprintf(text, sizeof(text), "%sksm_process_profit 34\n", rest);
+	assert_int_equal(ksm_native_parse_stat(text, "t", &st, &err), 0);
+	assert_int_equal(st.series, KSM_NATIVE_SERIES_V1);
+	assert_true(st.process_profit == 34);
+
+	assert_true(ksm_native_parse_stat(rest, "t", &st, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "ksm_process_profit_sum"));
+}
+
+/* The probe finds the first ksm.stat below the root, breadth first. */
+static void test_probe_series(void **state)
+{
+	_cleanup_error_ sp_error_t err = NULL;
+	_cleanup_free_ char *proot = NULL;
+	enum ksm_native_series series = KSM_NATIVE_SERIES_V1;
+
+	(void)state;
+	mkd("p");
+	mkd("p/a");
+	mkd("p/a/b");
+	assert_true(asprintf(&proot, "%s/p", root) > 0);
+	ksm_native_set_root_for_testing(proot);
+	assert_int_equal(ksm_native_probe_series(&series, &err), 0);
+	assert_int_equal(series, KSM_NATIVE_SERIES_UNKNOWN);
+
+	put("p/a/b/ksm.stat", "ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\n"
+			      "ksm_process_profit_sum 0\nnr_processes 0\nnr_merge_any 0\n");
+	assert_int_equal(ksm_native_probe_series(&series, &err), 0);
+	assert_int_equal(series, KSM_NATIVE_SERIES_V2);
+
+	put("p/a/b/ksm.stat", "ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\n"
+			      "ksm_process_profit 0\nnr_processes 0\nnr_merge_any 0\n");
+	assert_int_equal(ksm_native_probe_series(&series, &err), 0);
+	assert_int_equal(series, KSM_NATIVE_SERIES_V1);
+
+	put("p/a/b/ksm.stat", "garbage\n");
+	assert_true(ksm_native_probe_series(&series, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "p/a/b/ksm.stat"));
+	ksm_native_set_root_for_testing(root);
+}
+
 static void test_cgroup_of_self(void **state)
 {
 	_cleanup_free_ char *path = NULL, *buf = NULL;
@@ -226,6 +282,8 @@ int main(void)
 		cmocka_unit_test(test_enable_walks_ancestors),
 		cmocka_unit_test(test_enable_errors_name_file),
 		cmocka_unit_test(test_stat),
+		cmocka_unit_test(test_stat_series),
+		cmocka_unit_test(test_probe_series),
 		cmocka_unit_test(test_cgroup_of_self),
 		cmocka_unit_test(test_real_host_root),
 	};
