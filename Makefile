@@ -184,6 +184,6 @@ sanitize:
 	$(MAKE) SANITIZE=1 check-unit
 
 clean:
-	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
+	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/gen $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook $(B)/confine-bpf-gen
 
 -include $(wildcard */*.mk) test/fuzz/fuzz.mk test/cri/cri.mk

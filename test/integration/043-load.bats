@@ -16,7 +16,7 @@ teardown() {
 }
 
 @test "load: 16 annotated and 2 unannotated containers started at once" {
-	requires prctl_ksm cmd:runc
-	run_ok timeout 600 "$ROOT/bench/load" 16 2
+	requires prctl_ksm "cmd:$RUNTIME"
+	run_ok timeout 600 env RUNTIME="$RUNTIME" "$ROOT/bench/load" 16 2
 	assert_output --partial "failed checks: 0"
 }
