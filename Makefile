@@ -39,6 +39,8 @@ HOOK_SRCS := $(wildcard hooks/*.c)
 HOOK_OBJS := $(HOOK_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard test/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
+# build/gen/confine-bpf.c compiled (rules below "all").
+CONFINE_BPF_OBJ := $(B)/obj/gen/confine-bpf.o
 HDRS := $(wildcard base/*.h oci/*.h host/*.h host/arch/*.h cgroupfs/*.h node/*.h cmd/*.h hooks/*.h)
 
 # Area fragments (kernel/, packaging/, bench/) add targets, CHECK_EXTRA
@@ -62,11 +64,26 @@ HOOK_LDFLAGS ?= -static-pie
 ifeq ($(SANITIZE),1)
 HOOK_LDFLAGS :=
 endif
-$(B)/samepage-hook: $(HOOK_OBJS) $(B)/libsamepage.a
-	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(HOOK_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(B)/libsamepage.a $(LIBS)
+$(B)/samepage-hook: $(HOOK_OBJS) $(B)/libsamepage.a $(CONFINE_BPF_OBJ)
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(HOOK_LDFLAGS) $(LDFLAGS) -o $@ $(HOOK_OBJS) $(CONFINE_BPF_OBJ) $(B)/libsamepage.a $(LIBS)
 
-$(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a
-	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(B)/libsamepage.a $(LIBS) $(ESTIMATE_LIBS)
+$(B)/samepage: $(CMD_OBJS) $(B)/libsamepage.a $(CONFINE_BPF_OBJ)
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(CONFINE_BPF_OBJ) $(B)/libsamepage.a $(LIBS) $(ESTIMATE_LIBS)
+
+# The seccomp programs of node/confine-policy.c, exported by libseccomp at
+# build time (host/confine.h: struct confine_bpf) so that a hook run loads
+# its filter instead of building it.  The generator links only what the
+# export needs, without the generated object (its symbols are weak).
+CONFINE_GEN_OBJS := $(B)/obj/node/gen/confine-bpf-gen.o $(B)/obj/host/confine.o \
+	$(B)/obj/node/confine-policy.o $(B)/obj/base/error.o
+$(B)/confine-bpf-gen: $(CONFINE_GEN_OBJS)
+	$(CC) $(CFLAGS) $(SP_LDFLAGS) $(LDFLAGS) -o $@ $^ -lseccomp -lcap
+$(B)/gen/confine-bpf.c: $(B)/confine-bpf-gen
+	@mkdir -p $(dir $@)
+	$< > $@.tmp && mv $@.tmp $@
+$(CONFINE_BPF_OBJ): $(B)/gen/confine-bpf.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Programs the test containers run, static for their busybox rootfses (so
 # no sanitizers): fillmem, the memory-filling workload of the containers,
@@ -81,6 +98,9 @@ $(B)/test/%: test/unit/%.c $(B)/libsamepage.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $(SP_LDFLAGS) -o $@ $< $(B)/libsamepage.a $(LIBS) $(TEST_LIBS) -lcmocka
 $(B)/test/test-estimate: TEST_LIBS := $(ESTIMATE_LIBS)
+# test-confine checks the build-time programs against libseccomp's.
+$(B)/test/test-confine: TEST_LIBS := $(CONFINE_BPF_OBJ)
+$(B)/test/test-confine: $(CONFINE_BPF_OBJ)
 
 # Debian packages the build, the tests and the demo need.
 DEB_DEPS = build-essential pkg-config libjson-c-dev libcap-dev libseccomp-dev \
@@ -164,6 +184,6 @@ sanitize:
 	$(MAKE) SANITIZE=1 check-unit
 
 clean:
-	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook
+	rm -rf $(B)/obj $(B)/test $(B)/cross $(B)/man $(B)/deb $(B)/fuzz $(B)/gen $(B)/libsamepage.a $(B)/samepage $(B)/samepage-hook $(B)/confine-bpf-gen
 
 -include $(wildcard */*.mk) test/fuzz/fuzz.mk test/cri/cri.mk

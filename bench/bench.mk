@@ -35,3 +35,15 @@ bench-converge: all $(B)/bench/converge-watch $(B)/test/fillmem
 .PHONY: bench-workloads
 bench-workloads: all
 	bench/workloads
+
+# make bench-load   64 annotated + 4 unannotated runc containers started at
+#                   once with the hook, then without: all enabled, state
+#                   consistent, start latency percentiles side by side.
+# make bench-fault-inject-runtime   the hook SIGKILLed at random instants of
+#                   100 runc and 100 crun starts: crippled 0, state-broken 0.
+.PHONY: bench-load bench-fault-inject-runtime
+bench-load: all
+	bench/load
+
+bench-fault-inject-runtime: all
+	bench/fault-inject-runtime

@@ -6,6 +6,8 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "host/confine.h"
 
@@ -45,7 +47,8 @@ static int confine_rule(scmp_filter_ctx ctx, const struct confine_syscall *s, sp
 	return 0;
 }
 
-static int confine_seccomp(const struct confine_policy *p, sp_error_t *err)
+/* *out: a new libseccomp context holding p's rules. */
+static int confine_build(const struct confine_policy *p, scmp_filter_ctx *out, sp_error_t *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
 	int r = 0;
@@ -58,11 +61,57 @@ static int confine_seccomp(const struct confine_policy *p, sp_error_t *err)
 	for (size_t l = 0; r == 0 && l < p->n_lists; l++)
 		for (const struct confine_syscall *s = p->lists[l]; r == 0 && s->name; s++)
 			r = confine_rule(ctx, s, err);
-	if (r == 0) {
-		r = seccomp_load(ctx);
-		if (r < 0)
-			r = sp_error_set(err, -r, "seccomp: load filter");
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
 	}
+	*out = ctx;
+	return 0;
+}
+
+/* Load the build-time program when it was made for this architecture.
+ * 1: loaded; 0: not usable here (other arch, or a kernel that refuses its
+ * flags), build it instead; negative: failed. */
+static int confine_load_precompiled(const struct confine_bpf *b, sp_error_t *err)
+{
+	struct sock_fprog prog = { .len = b->len, .filter = (struct sock_filter *)b->insns };
+
+	if (b->len == 0 || b->arch != seccomp_arch_native())
+		return 0;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, b->flags, &prog) == 0)
+		return 1;
+	if (errno == EINVAL || errno == ENOSYS)
+		return 0;
+	return sp_error_set(err, errno, "seccomp: load precompiled filter");
+}
+
+static int confine_seccomp(const struct confine_policy *p, sp_error_t *err)
+{
+	scmp_filter_ctx ctx;
+	int r = p->bpf ? confine_load_precompiled(p->bpf, err) : 0;
+
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = confine_build(p, &ctx, err);
+	if (r < 0)
+		return r;
+	r = seccomp_load(ctx);
+	if (r < 0)
+		r = sp_error_set(err, -r, "seccomp: load filter");
+	seccomp_release(ctx);
+	return r;
+}
+
+int confine_export_bpf(const struct confine_policy *p, int fd, sp_error_t *err)
+{
+	scmp_filter_ctx ctx;
+	int r = confine_build(p, &ctx, err);
+
+	if (r < 0)
+		return r;
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		r = sp_error_set(err, -r, "seccomp: export %s", p->name);
 	seccomp_release(ctx);
 	return r;
 }

@@ -21,6 +21,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include "base/error.h"
 
 /* A syscall allowed only when its argument arg equals value (arg < 0: any
@@ -31,16 +34,37 @@ struct confine_syscall {
 	unsigned long value;
 };
 
+/* A policy's seccomp program as libseccomp exported it at build time
+ * (seccomp_export_bpf, run by node/gen/confine-bpf-gen.c over the same
+ * tables), so that a run loads it with one seccomp() call instead of
+ * building it: libseccomp's build and its kernel probes cost about 0.8 ms,
+ * paid at every container start.  Used only when arch is the running
+ * libseccomp's native one; otherwise the filter is built as before. */
+/* What libseccomp loads our filters with (SCMP_FLTATR_CTL_LOG). */
+#define CONFINE_BPF_FLAGS SECCOMP_FILTER_FLAG_LOG
+
+struct confine_bpf {
+	uint32_t arch;                    /* SCMP_ARCH_* (AUDIT_ARCH_*) */
+	uint32_t flags;                   /* SECCOMP_FILTER_FLAG_* to load with */
+	unsigned short len;
+	const struct sock_filter *insns;
+};
+
 struct confine_policy {
 	const char *name;                 /* names the policy in messages */
 	const int *caps;                  /* CAP_* kept; the rest dropped */
 	size_t n_caps;
 	const struct confine_syscall *const *lists; /* NULL-name-terminated lists */
 	size_t n_lists;                   /* 0: no seccomp filter at all */
+	const struct confine_bpf *bpf;    /* precompiled lists, or NULL */
 };
 
 /* Apply p to the calling process (all of it: call before threads exist).
  * Messages name the step. */
 int confine_apply(const struct confine_policy *p, sp_error_t *err);
+
+/* Build p's filter with libseccomp (ignoring p->bpf) and write the BPF
+ * program to fd: what the build exports and the tests compare. */
+int confine_export_bpf(const struct confine_policy *p, int fd, sp_error_t *err);
 
 #endif

@@ -70,12 +70,22 @@ static const struct confine_syscall *const lists_ptrace[] = { base_calls, ptrace
 static const struct confine_syscall *const lists_base[] = { base_calls };
 static const struct confine_syscall *const lists_governor[] = { base_calls, governor_calls };
 
+/* The same lists exported as BPF at build time (node/gen/confine-bpf-gen.c
+ * writes them into build/gen/confine-bpf.c, linked into the programs).
+ * Weak: the generator itself and the unit tests link without them, and a
+ * NULL program means "build the filter with libseccomp". */
+extern const struct confine_bpf sp_bpf_hook_create __attribute__((weak));
+extern const struct confine_bpf sp_bpf_hook_poststop __attribute__((weak));
+extern const struct confine_bpf sp_bpf_governor __attribute__((weak));
+
 const struct confine_policy sp_policy_hook_create = {
 	.name = "hook createRuntime", .caps = caps_ptrace, .n_caps = 2, .lists = lists_ptrace, .n_lists = 2,
+	.bpf = &sp_bpf_hook_create,
 };
 
 const struct confine_policy sp_policy_hook_poststop = {
 	.name = "hook poststop", .caps = NULL, .n_caps = 0, .lists = lists_base, .n_lists = 1,
+	.bpf = &sp_bpf_hook_poststop,
 };
 
 /* No seccomp filter for enable: the kernel refuses PTRACE_SECCOMP_GET_FILTER
@@ -87,6 +97,7 @@ const struct confine_policy sp_policy_enable = {
 
 const struct confine_policy sp_policy_governor = {
 	.name = "governor", .caps = caps_governor, .n_caps = 1, .lists = lists_governor, .n_lists = 2,
+	.bpf = &sp_bpf_governor,
 };
 
 int sp_confine_hook(bool create, sp_error_t *err)

@@ -2,7 +2,9 @@
 /*
  * host/confine.c with the real tables of node/confine-policy.c: a child
  * process applies a policy and reports what it can and cannot do.  The
- * parent is never confined.
+ * parent is never confined.  Linked with the build-time seccomp programs
+ * (build/gen/confine-bpf.c), which must be what libseccomp builds from the
+ * tables now.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <seccomp.h>
+#include <sys/mman.h>
 
 #include "node/confine-policy.h"
 
@@ -115,11 +119,87 @@ static void test_hook_poststop_policy(void **state)
 	assert_int_equal(in_child(&sp_policy_hook_poststop, check_hook_poststop), OK);
 }
 
+/* Each filtered policy carries its build-time program, and that program is
+ * instruction for instruction what libseccomp exports from the tables. */
+static void test_precompiled_is_current(void **state)
+{
+	const struct confine_policy *policies[] = {
+		&sp_policy_hook_create, &sp_policy_hook_poststop, &sp_policy_governor,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		const struct confine_policy *p = policies[i];
+		sp_error_t err = NULL;
+		int fd = memfd_create("bpf", MFD_CLOEXEC);
+		off_t size;
+		void *now;
+
+		assert_true(fd >= 0);
+		assert_non_null(p->bpf);
+		assert_int_equal(p->bpf->arch, seccomp_arch_native());
+		assert_int_equal(p->bpf->flags, SECCOMP_FILTER_FLAG_LOG);
+		assert_int_equal(confine_export_bpf(p, fd, &err), 0);
+		size = lseek(fd, 0, SEEK_END);
+		assert_int_equal(size, (off_t)p->bpf->len * (off_t)sizeof(struct sock_filter));
+		now = malloc((size_t)size);
+		assert_non_null(now);
+		assert_int_equal(pread(fd, now, (size_t)size, 0), size);
+		assert_memory_equal(now, p->bpf->insns, (size_t)size);
+		free(now);
+		close(fd);
+	}
+}
+
+/* A program that allows everything: loaded, AF_INET sockets work; not
+ * loaded (the policy's rules built instead), they fail with ENOSYS. */
+static const struct sock_filter allow_all[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+
+static int check_inet_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return OK;
+	}
+	return errno == ENOSYS ? FAIL_REFUSED : FAIL_ALLOWED;
+}
+
+/* The build-time program is what gets loaded when its arch is native... */
+static void test_precompiled_loaded(void **state)
+{
+	struct confine_bpf b = { .arch = seccomp_arch_native(), .flags = SECCOMP_FILTER_FLAG_LOG, .len = 1,
+				 .insns = allow_all };
+	struct confine_policy p = sp_policy_hook_poststop;
+
+	(void)state;
+	p.bpf = &b;
+	assert_int_equal(in_child(&p, check_inet_socket), OK);
+}
+
+/* ...and never for another architecture: the rules are built instead. */
+static void test_precompiled_other_arch(void **state)
+{
+	struct confine_bpf b = { .arch = seccomp_arch_native() == SCMP_ARCH_AARCH64 ? SCMP_ARCH_X86_64 : SCMP_ARCH_AARCH64,
+				 .flags = SECCOMP_FILTER_FLAG_LOG, .len = 1, .insns = allow_all };
+	struct confine_policy p = sp_policy_hook_poststop;
+
+	(void)state;
+	p.bpf = &b;
+	assert_int_equal(in_child(&p, check_inet_socket), FAIL_REFUSED);
+	p.bpf = NULL;
+	assert_int_equal(in_child(&p, check_inet_socket), FAIL_REFUSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hook_create_policy),
 		cmocka_unit_test(test_hook_poststop_policy),
+		cmocka_unit_test(test_precompiled_is_current),
+		cmocka_unit_test(test_precompiled_loaded),
+		cmocka_unit_test(test_precompiled_other_arch),
 	};
 
 	/* 77: skipped, as automake and make check-unit count it. */
