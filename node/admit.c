@@ -211,11 +211,17 @@ static int refuse(const struct sp_node_paths *paths, struct sp_state *st, const 
 
 /* ksmd not running is not the workload's failure: it is enabled, and
  * whoever runs ksmd decides when pages merge. */
-static void take_ksmd(struct sp_state *st, const struct sp_config *cfg, struct sp_admission *a)
+static int save_state(struct sp_state *st, void *state_dir, sp_error_t *err)
+{
+	return sp_state_save(state_dir, st, err);
+}
+
+static void take_ksmd(const struct sp_node_paths *paths, struct sp_state *st, const struct sp_config *cfg,
+		      struct sp_admission *a)
 {
 	_cleanup_error_ sp_error_t kerr = NULL;
 
-	if (ksmd_take(st, cfg, &kerr) < 0)
+	if (ksmd_take_logged(st, cfg, save_state, (void *)paths->state_dir, &kerr) < 0)
 		a->ksmd_warning = strdup(sp_error_msg(kerr));
 }
 
@@ -362,7 +368,7 @@ static int confirm(const struct sp_node_paths *paths, const struct sp_config *cf
 	ret = sp_state_add(&st, rec, err);
 	if (ret < 0)
 		return ret;
-	take_ksmd(&st, cfg, a);
+	take_ksmd(paths, &st, cfg, a);
 	return sp_state_save(paths->state_dir, &st, err);
 }
 

@@ -76,7 +76,9 @@ static void putback_sort(struct putback *pb, size_t n)
 	}
 }
 
-int ksmd_set_knob(struct sp_state *st, const char *name, const char *value, sp_error_t *err)
+/* Record the change of a knob in st (its value before samepage's first
+ * change, the value samepage sets) and, when write, make it. */
+static int set_knob(struct sp_state *st, const char *name, const char *value, bool write, sp_error_t *err)
 {
 	_cleanup_free_ char *old = NULL;
 	struct sp_knob_change *k;
@@ -94,7 +96,7 @@ int ksmd_set_knob(struct sp_state *st, const char *name, const char *value, sp_e
 		snprintf(k->name, sizeof(k->name), "%s", name);
 		snprintf(k->saved, sizeof(k->saved), "%s", old);
 	}
-	if (strcmp(old, value) != 0) {
+	if (write && strcmp(old, value) != 0) {
 		ret = ksm_knob_write(name, value, err);
 		if (ret < 0)
 			return ret;
@@ -103,6 +105,11 @@ int ksmd_set_knob(struct sp_state *st, const char *name, const char *value, sp_e
 	if (k == &st->knobs[st->n_knobs])
 		st->n_knobs++;
 	return 0;
+}
+
+int ksmd_set_knob(struct sp_state *st, const char *name, const char *value, sp_error_t *err)
+{
+	return set_knob(st, name, value, true, err);
 }
 
 /* Record a knob the advisor will own while samepage's advisor runs. */
@@ -127,8 +134,9 @@ static int record_advisor_owned(struct sp_state *st, const char *name, sp_error_
 	return 0;
 }
 
-/* The knobs of a ksmd samepage turns on, run last. */
-static int take_knobs(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
+/* The knobs of a ksmd samepage turns on, run last; recorded only (not
+ * written) unless write. */
+static int take_knobs(struct sp_state *st, const struct sp_config *cfg, bool write, sp_error_t *err)
 {
 	int ret;
 
@@ -140,7 +148,7 @@ static int take_knobs(struct sp_state *st, const struct sp_config *cfg, sp_error
 		ret = record_advisor_owned(st, "pages_to_scan", err);
 		if (ret < 0)
 			return ret;
-		ret = ksmd_set_knob(st, "advisor_mode", cfg->advisor_mode, err);
+		ret = set_knob(st, "advisor_mode", cfg->advisor_mode, write, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -150,14 +158,15 @@ static int take_knobs(struct sp_state *st, const struct sp_config *cfg, sp_error
 	 * unstable tree (measured: 78 % of a late twin's 64 MiB after 52 s
 	 * with smart scan, all of it in 3 s without). */
 	if (cfg->smart_scan_off && ksm_knob_exists("smart_scan")) {
-		ret = ksmd_set_knob(st, "smart_scan", "0", err);
+		ret = set_knob(st, "smart_scan", "0", write, err);
 		if (ret < 0)
 			return ret;
 	}
-	return ksmd_set_knob(st, "run", "1", err);
+	return set_knob(st, "run", "1", write, err);
 }
 
-int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
+int ksmd_take_logged(struct sp_state *st, const struct sp_config *cfg, ksmd_commit_fn commit, void *arg,
+		     sp_error_t *err)
 {
 	_cleanup_free_ char *run = NULL;
 	int ret;
@@ -169,7 +178,28 @@ int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
 		return sp_error_wrap(err, "ksmd");
 	if (strcmp(run, "0") != 0)
 		return 0;
-	ret = take_knobs(st, cfg, err);
+	/* Write-ahead: a process killed between the knob writes and its
+	 * state save would leave ksmd on with nothing recorded.  Release
+	 * puts a knob back only while it holds what samepage set, so a
+	 * record whose write never happened is harmless. */
+	if (commit) {
+		struct sp_knob_change before[SP_STATE_MAX_KNOBS];
+		size_t n_before = st->n_knobs;
+
+		memcpy(before, st->knobs, sizeof(before));
+		ret = take_knobs(st, cfg, false, err);
+		if (ret >= 0) {
+			st->ksmd_managed = true;
+			ret = commit(st, arg, err);
+		}
+		if (ret < 0) {
+			st->ksmd_managed = false;
+			memcpy(st->knobs, before, sizeof(before));
+			st->n_knobs = n_before;
+			return sp_error_wrap(err, "ksmd");
+		}
+	}
+	ret = take_knobs(st, cfg, true, err);
 	if (ret < 0) {
 		sp_error_t ignored = NULL;
 
@@ -180,6 +210,11 @@ int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
 	}
 	st->ksmd_managed = true;
 	return 1;
+}
+
+int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err)
+{
+	return ksmd_take_logged(st, cfg, NULL, NULL, err);
 }
 
 const char *ksmd_saved(const struct sp_state *st, const char *name)

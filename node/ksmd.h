@@ -51,6 +51,13 @@ extern const char *const ksmd_knobs[];
  * (already on, already managed, or not allowed). */
 int ksmd_take(struct sp_state *st, const struct sp_config *cfg, sp_error_t *err);
 
+/* ksmd_take, write-ahead: the knob changes are recorded in st and
+ * commit(st, arg) (the caller's state save) runs before any knob is
+ * written; a failed commit writes nothing. */
+typedef int (*ksmd_commit_fn)(struct sp_state *st, void *arg, sp_error_t *err);
+int ksmd_take_logged(struct sp_state *st, const struct sp_config *cfg, ksmd_commit_fn commit, void *arg,
+		     sp_error_t *err);
+
 /* The value a knob had before samepage first changed it (its record in
  * st), or NULL when samepage did not change it. */
 const char *ksmd_saved(const struct sp_state *st, const char *name);

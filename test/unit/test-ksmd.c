@@ -141,6 +141,58 @@ static void assert_writes(int fd, const char *want)
 	assert_string_equal(got, want);
 }
 
+/* Write-ahead (a hook killed between the knob writes and its save must
+ * leave a record): at commit time every knob change is recorded and
+ * none is written yet. */
+static int commit_sees_nothing_written(struct sp_state *st, void *arg, sp_error_t *err)
+{
+	int *calls = arg;
+
+	(void)err;
+	(*calls)++;
+	assert_true(st->ksmd_managed);
+	assert_string_equal(ksmd_saved(st, "run"), "0");
+	assert_string_equal(ksmd_saved(st, "smart_scan"), "1");
+	assert_knob("run", "0");
+	assert_knob("smart_scan", "1");
+	return 0;
+}
+
+static int commit_fails(struct sp_state *st, void *arg, sp_error_t *err)
+{
+	(void)st;
+	(void)arg;
+	return sp_error_set(err, ENOSPC, "state dir full");
+}
+
+static void test_take_write_ahead(void **unused)
+{
+	struct sp_state st = { 0 };
+	struct sp_config cfg;
+	sp_error_t err = NULL;
+	int calls = 0;
+
+	(void)unused;
+	sp_config_defaults(&cfg);
+	knob("smart_scan", "1");
+	/* a failed commit writes nothing and records nothing */
+	assert_true(ksmd_take_logged(&st, &cfg, commit_fails, NULL, &err) < 0);
+	assert_non_null(strstr(sp_error_msg(err), "state dir full"));
+	sp_error_free(&err);
+	assert_false(st.ksmd_managed);
+	assert_int_equal(st.n_knobs, 0);
+	assert_knob("run", "0");
+	assert_int_equal(ksmd_take_logged(&st, &cfg, commit_sees_nothing_written, &calls, &err), 1);
+	assert_int_equal(calls, 1);
+	assert_knob("run", "1");
+	assert_knob("smart_scan", "0");
+	/* the records written ahead still say what was there before */
+	assert_string_equal(ksmd_saved(&st, "run"), "0");
+	assert_true(ksmd_release(&st, &err) >= 1);
+	assert_knob("run", "0");
+	assert_knob("smart_scan", "1");
+}
+
 static void test_take_release(void **unused)
 {
 	struct sp_state st = { 0 };
@@ -536,6 +588,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_take_release, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_take_write_ahead, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_someone_elses, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_set_knob_keeps_first_saved, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_smart_scan_off, fake_setup, fake_teardown),
