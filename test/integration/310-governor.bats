@@ -141,8 +141,10 @@ start_workload() {
 	[ "$(ksm_knob advisor_mode)" = "$adv_hook" ] || fail "advisor_mode is $(ksm_knob advisor_mode), want $adv_hook"
 	[ "$(ksm_knob sleep_millisecs)" = "$sleep_hook" ] || fail "sleep_millisecs is $(ksm_knob sleep_millisecs), want $sleep_hook"
 	[ "$(ksm_knob run)" = 1 ] || fail "run changed"
-	# (pages_to_scan: recorded by the hook, which turned the advisor on)
-	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "pages_to_scan", "run"]' "$STATE_DIR/state.json"
+	# (pages_to_scan: recorded by the hook, which turned the advisor on;
+	# smart_scan: the hook's off, saved 1)
+	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "pages_to_scan", "run", "smart_scan"]' "$STATE_DIR/state.json"
+	run_ok jq -e '.ksmd.knobs[] | select(.name == "smart_scan") | .set == "0" and .saved == "1"' "$STATE_DIR/state.json"
 	run_ok jq -e --arg a "$adv_hook" '.ksmd.knobs[] | select(.name == "advisor_mode") | .set == $a' "$STATE_DIR/state.json"
 	grep -q "restored" "$BATS_TEST_TMPDIR/governor.log" || fail "governor log lacks: restored"
 
@@ -151,6 +153,7 @@ start_workload() {
 	rt delete -f c2
 	rt delete -f c3
 	[ "$(ksm_knob run)" = 0 ] || fail "run not restored by the hook"
+	[ "$(ksm_knob smart_scan)" = 1 ] || fail "smart_scan not restored by the hook"
 }
 
 @test "governor: the hook's release while the governor runs restores everything" {
