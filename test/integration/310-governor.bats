@@ -73,6 +73,7 @@ start_workload() {
 
 @test "governor: boosts for a new container, decays, restores on SIGTERM" {
 	echo 0 > $KSM/run
+	echo 1 > $KSM/smart_scan # the kernel's default
 	start_workload c1
 	run_ok jq -e '.ksmd.managed == true' "$STATE_DIR/state.json"
 	[ "$(ksm_knob run)" = 1 ] || fail "the hook did not turn ksmd on"
@@ -80,8 +81,12 @@ start_workload() {
 	adv_hook=$(ksm_knob advisor_mode)
 	sleep_hook=$(ksm_knob sleep_millisecs)
 
-	local ksmd nice0 smart0
-	smart0=$(ksm_knob smart_scan)
+	# The hook turned smart scan off (config smart_scan: off); the
+	# governor scans smart when idle, as before samepage, and puts the
+	# hook's off back when it stops.
+	local ksmd nice0 smart0=1 smart_hook
+	smart_hook=$(ksm_knob smart_scan)
+	[ "$smart_hook" = 0 ] || fail "the hook left smart_scan at $smart_hook"
 	ksmd=$(pgrep -x -P 2 ksmd)
 	nice0=$(ps -o ni= -p "$ksmd" | tr -d ' ')
 	start_governor
@@ -131,13 +136,15 @@ start_workload() {
 	wait_knob pages_to_scan 3001 2
 	stop_governor
 	[ "$(ps -o ni= -p "$ksmd" | tr -d ' ')" = "$nice0" ] || fail "ksmd nice $(ps -o ni= -p "$ksmd") after stop, was $nice0"
-	[ "$(ksm_knob smart_scan)" = "$smart0" ] || fail "smart_scan $(ksm_knob smart_scan) after stop, was $smart0"
+	[ "$(ksm_knob smart_scan)" = "$smart_hook" ] || fail "smart_scan $(ksm_knob smart_scan) after stop, the hook had $smart_hook"
 	# Back as the hook left it, and the records as the hook made them.
 	[ "$(ksm_knob advisor_mode)" = "$adv_hook" ] || fail "advisor_mode is $(ksm_knob advisor_mode), want $adv_hook"
 	[ "$(ksm_knob sleep_millisecs)" = "$sleep_hook" ] || fail "sleep_millisecs is $(ksm_knob sleep_millisecs), want $sleep_hook"
 	[ "$(ksm_knob run)" = 1 ] || fail "run changed"
-	# (pages_to_scan: recorded by the hook, which turned the advisor on)
-	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "pages_to_scan", "run"]' "$STATE_DIR/state.json"
+	# (pages_to_scan: recorded by the hook, which turned the advisor on;
+	# smart_scan: the hook's off, saved 1)
+	run_ok jq -e '[.ksmd.knobs[].name] | sort == ["advisor_mode", "pages_to_scan", "run", "smart_scan"]' "$STATE_DIR/state.json"
+	run_ok jq -e '.ksmd.knobs[] | select(.name == "smart_scan") | .set == "0" and .saved == "1"' "$STATE_DIR/state.json"
 	run_ok jq -e --arg a "$adv_hook" '.ksmd.knobs[] | select(.name == "advisor_mode") | .set == $a' "$STATE_DIR/state.json"
 	grep -q "restored" "$BATS_TEST_TMPDIR/governor.log" || fail "governor log lacks: restored"
 
@@ -146,6 +153,7 @@ start_workload() {
 	rt delete -f c2
 	rt delete -f c3
 	[ "$(ksm_knob run)" = 0 ] || fail "run not restored by the hook"
+	[ "$(ksm_knob smart_scan)" = 1 ] || fail "smart_scan not restored by the hook"
 }
 
 @test "governor: the hook's release while the governor runs restores everything" {
