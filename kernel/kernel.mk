@@ -10,7 +10,7 @@
 #   make check-kernel-debug  debug kernel: controller tests + ksm-stress, no
 #                            kernel report allowed (part of `make check`)
 #
-# KERNEL_TIMEOUT (seconds, default 420; debug guest 900) bounds one guest
+# KERNEL_TIMEOUT (seconds, default 1200; debug guest 1500) bounds one guest
 # boot; KSM_STRESS_SECONDS (default 60) the stress in the debug guest.
 
 EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \

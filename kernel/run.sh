@@ -12,9 +12,9 @@
 # The guest's root is the host's root, read-only over virtio-9p; it writes
 # its results into a fresh host directory shared as a second, writable 9p
 # export.  The host trusts only that directory: no `exit-status` file
-# within KERNEL_TIMEOUT seconds (default 420) is a failure.
+# within KERNEL_TIMEOUT seconds (default 1200) is a failure.
 #
-# Environment: B, KERNEL_TIMEOUT (default 420; debug: 900), KERNEL_MEM (MiB, default 2048),
+# Environment: B, KERNEL_TIMEOUT (default 1200; debug: 1500), KERNEL_MEM (MiB, default 2048),
 # KERNEL_SMP (default 2), SP_QEMU_ACCEL (kvm|tcg; default: kvm only when
 # /dev/kvm is hardware virtualization, not the PVM module found here),
 # KSM_STRESS_SECONDS (debug: how long ksm-stress runs, default 60),
@@ -34,10 +34,10 @@ cd "$top"
 B=${B:-build}
 B=$(cd "$B" && pwd)
 kdir=$B/kernel
-timeout_s=${KERNEL_TIMEOUT:-420}
+timeout_s=${KERNEL_TIMEOUT:-1200}
 if [ "$mode" = debug ] || [ "${KERNEL_VARIANT:-}" = debug ]; then
 	kdir=$B/kernel-debug
-	timeout_s=${KERNEL_TIMEOUT:-900}
+	timeout_s=${KERNEL_TIMEOUT:-1500}
 fi
 kimg=$kdir/vmlinux
 [ -f "$kimg" ] || { echo "run: $kimg missing (make kernel${kdir##*/kernel})" >&2; exit 1; }

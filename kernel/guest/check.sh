@@ -132,7 +132,7 @@ for rt in runc crun; do
 	fi
 	echo "== RUNTIME=$rt bats test/kernel"
 	start=$(date +%s)
-	RUNTIME=$rt timeout -k 5 180 bats --tap test/kernel >"$R/bats-$rt.tap" 2>"$R/bats-$rt.log"
+	RUNTIME=$rt timeout -k 5 420 bats --tap test/kernel >"$R/bats-$rt.tap" 2>"$R/bats-$rt.log"
 	rc=$?
 	sed 's/^/    /' "$R/bats-$rt.tap" "$R/bats-$rt.log"
 	echo "   (bats $rt: exit $rc, $(($(date +%s) - start)) s)"
