@@ -41,7 +41,7 @@ KSRC := $(B)/kernel-src/linux-source-6.12
 KOBJ := $(B)/kernel/obj
 KSELFTEST := $(KSRC)/tools/testing/selftests/cgroup
 GB := $(B)/kernel/guest-bin
-GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core
+GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core $(GB)/test_ksm_domain
 GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/test-domain-guest $(GB)/kernel-stat $(B)/test/fillmem \
 	$(GB)/ksm-late-twins
 

@@ -77,6 +77,19 @@ else
 	not_applicable "kselftest cgroup/test_ksm" "$(cat "$GB/test_ksm.missing" 2>/dev/null || echo "test_ksm not built")"
 fi
 
+# 1b. kselftest test_ksm_domain (KSM domains: ksm.domain)
+if [ -x "$GB/test_ksm_domain" ]; then
+	if [ "$has_controller" = 0 ]; then
+		not_applicable "kselftest cgroup/test_ksm_domain" "the kernel has no ksm controller"
+	elif run_timed test_ksm_domain "$R/test_ksm_domain.log" 240 "$GB/test_ksm_domain"; then
+		tap ok "kselftest cgroup/test_ksm_domain"
+	else
+		tap fail "kselftest cgroup/test_ksm_domain" "see test_ksm_domain.log"
+	fi
+else
+	not_applicable "kselftest cgroup/test_ksm_domain" "$(cat "$GB/test_ksm_domain.missing" 2>/dev/null || echo "test_ksm_domain not built")"
+fi
+
 # 2. kselftest test_core
 if [ -x "$GB/test_core" ]; then
 	if run_timed test_core "$R/test_core.log" 120 "$GB/test_core"; then
