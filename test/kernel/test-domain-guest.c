@@ -169,10 +169,14 @@ static void test_two_domains(void)
 	long long shared, sharing;
 	int i, round;
 
+	/* Admission wants a running process in the cgroup (its representative). */
+	for (i = 0; i < 4; i++) {
+		CHECK(mkdir(cgs[i], 0755) == 0, "mkdir %s", cgs[i]);
+		spawn(cgs[i], NULL);
+	}
 	for (i = 0; i < 4; i++) {
 		struct sp_admission a;
 
-		CHECK(mkdir(cgs[i], 0755) == 0, "mkdir %s", cgs[i]);
 		CHECK(admit(i, &a, false) == 0, "admission of %s", cgs[i]);
 		CHECK(ksm_domain_effective(cgs[i], &d[i], NULL) == 0 && !d[i].deny && d[i].id > 0,
 		      "%s has no kernel domain", cgs[i]);
@@ -180,8 +184,6 @@ static void test_two_domains(void)
 	CHECK(d[0].id == d[1].id && d[2].id == d[3].id && d[0].id != d[2].id,
 	      "ids: a1 %llu a2 %llu b1 %llu b2 %llu", (unsigned long long)d[0].id, (unsigned long long)d[1].id,
 	      (unsigned long long)d[2].id, (unsigned long long)d[3].id);
-	for (i = 0; i < 4; i++)
-		spawn(cgs[i], NULL);
 	for (round = 0; round < 600; round++) {
 		bool done = true;
 
