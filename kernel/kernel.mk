@@ -8,7 +8,8 @@
 #   make kernel-debug        -> build/kernel-debug/ (lockdep, DEBUG_ATOMIC_SLEEP,
 #                            DEBUG_VM, KASAN: kernel/config.debug.fragment)
 #   make check-kernel-debug  debug kernel: controller tests + ksm-stress, no
-#                            kernel report allowed (part of `make check`)
+#                            kernel report allowed (make check runs it with
+#                            KERNEL_CHECK_DEBUG=1)
 #
 # KERNEL_TIMEOUT (seconds, default 1200; debug guest 1500) bounds one guest
 # boot; KSM_STRESS_SECONDS (default 60) the stress in the debug guest.
@@ -18,8 +19,10 @@ EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 CHECK_EXTRA += check-kernel
 # The debug guest (lockdep, KASAN, ksm-stress) after the normal one; about
 # 10-13 more minutes of cold build on a fresh machine (see kernel/README.md).
-# KERNEL_CHECK_DEBUG=0 leaves it out of `make check`.
-KERNEL_CHECK_DEBUG ?= 1
+# Not yet in `make check` (KERNEL_CHECK_DEBUG=1 adds it): the debug kernel
+# has not completed a build and boot on this machine yet, so neither its
+# time nor its boot being free of harmless reports is known.
+KERNEL_CHECK_DEBUG ?= 0
 ifeq ($(KERNEL_CHECK_DEBUG),1)
 CHECK_EXTRA += check-kernel-debug
 endif
