@@ -19,6 +19,7 @@
 
 #include "base/cleanup.h"
 #include "base/fileio.h"
+#include "cgroupfs/native.h"
 #include "node/admit.h"
 #include "node/config.h"
 #include "node/domain.h"
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
 		return 2;
 	/* Before any tenant input is read.  A failure warns: confinement
 	 * must not refuse containers on a kernel without seccomp. */
-	if (sp_confine_hook(o.create, &err) < 0) {
+	if (sp_confine_hook(o.create, o.create && ksm_native_available(), &err) < 0) {
 		report(LOG_WARNING, "warning: %s: %s", o.stage_name, sp_error_msg(err));
 		sp_error_free(&err);
 	}

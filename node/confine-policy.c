@@ -61,6 +61,9 @@ static const struct confine_syscall governor_calls[] = {
 };
 
 static const int caps_ptrace[] = { CAP_SYS_PTRACE, CAP_KILL };
+/* Writing a numeric id to a cgroup's ksm.domain (kernel domains of the
+ * patched kernel) needs CAP_SYS_ADMIN in the initial user namespace. */
+static const int caps_ptrace_domain[] = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN };
 static const int caps_enable[] = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN };
 /* Raising ksmd's priority while boosting (governor.boost_nice below ksmd's
  * nice of 5) is setpriority on a kernel thread: CAP_SYS_NICE. */
@@ -83,6 +86,12 @@ const struct confine_policy sp_policy_hook_create = {
 	.bpf = &sp_bpf_hook_create,
 };
 
+/* The same where the kernel has the ksm controller (and may have domains). */
+const struct confine_policy sp_policy_hook_create_native = {
+	.name = "hook createRuntime", .caps = caps_ptrace_domain, .n_caps = 3, .lists = lists_ptrace, .n_lists = 2,
+	.bpf = &sp_bpf_hook_create,
+};
+
 const struct confine_policy sp_policy_hook_poststop = {
 	.name = "hook poststop", .caps = NULL, .n_caps = 0, .lists = lists_base, .n_lists = 1,
 	.bpf = &sp_bpf_hook_poststop,
@@ -100,7 +109,9 @@ const struct confine_policy sp_policy_governor = {
 	.bpf = &sp_bpf_governor,
 };
 
-int sp_confine_hook(bool create, sp_error_t *err)
+int sp_confine_hook(bool create, bool native, sp_error_t *err)
 {
-	return confine_apply(create ? &sp_policy_hook_create : &sp_policy_hook_poststop, err);
+	if (!create)
+		return confine_apply(&sp_policy_hook_poststop, err);
+	return confine_apply(native ? &sp_policy_hook_create_native : &sp_policy_hook_create, err);
 }
