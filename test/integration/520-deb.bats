@@ -151,7 +151,8 @@ teardown() {
 	init = docs["DaemonSet"]["spec"]["template"]["spec"]["initContainers"][0]
 	assert init["command"][:2] == ["/bin/sh", "-ec"], init["command"]
 	open(sys.argv[2] + "/install.sh", "w").write(init["command"][2])
-	open(sys.argv[2] + "/config/samepage.conf", "w").write(docs["ConfigMap"]["data"]["samepage.conf"])
+	for key, text in docs["ConfigMap"]["data"].items():
+	    open(sys.argv[2] + "/config/" + key, "w").write(text)
 	PY
 	# The image is the package installed on Debian: its paths are the
 	# unpacked package's; the volumes are this test's directories.
@@ -159,14 +160,15 @@ teardown() {
 		-e "s|/usr/share/containers/oci/hooks.d/|$DEST/usr/share/containers/oci/hooks.d/|g" \
 		-e "s|/usr/bin/samepage|$DEST/usr/bin/samepage|g" \
 		-e "s|/host/|$h/|g" -e "s|/config/|$h/config/|g" "$h/install.sh")
-	run_ok sh -ec "$script"
-	run_ok sh -ec "$script"     # again, as on a pod restart: replaces, nothing added
+	# The node's runtime as the DaemonSet's env would name it (no CRI socket here).
+	run_ok env SAMEPAGE_RUNTIME=cri-o sh -ec "$script"
+	run_ok env SAMEPAGE_RUNTIME=cri-o sh -ec "$script"     # again, as on a pod restart: replaces, nothing added
 	cmp "$DEST/usr/libexec/samepage/samepage-hook" "$h/libexec/samepage-hook" || fail "hook not copied"
 	[ -x "$h/libexec/samepage-hook" ] || fail "hook not executable"
 	run_ok ls -A "$h/libexec" "$h/hooks.d" "$h/etc-samepage"
 	refute_output --partial ".new"
 	run_ok diff -r "$DEST/usr/share/containers/oci/hooks.d" "$h/hooks.d"
-	run_ok jq -e . "$h/etc-samepage/samepage.conf"
+	run_ok jq -e '.namespace_annotation == "io.kubernetes.pod.namespace"' "$h/etc-samepage/samepage.conf"
 	run_ok "$h/libexec/samepage-hook" --version
 	# The CLI and the containerd script beside the hook (samepage-containerd-spec uses both).
 	cmp "$DEST/usr/bin/samepage" "$h/libexec/samepage" || fail "samepage CLI not copied"
