@@ -28,7 +28,9 @@ merge_any_of() {
 	local p v
 	for p in $(cgroup_pids "$1"); do
 		v=$(ksm_field "$p" ksm_merge_any 2>/dev/null) || continue
-		[ -n "$v" ] && echo "$p $v"
+		# not `[ -n "$v" ] && echo`: a last pid gone by now would make
+		# the function's status 1, which fails the caller's assignment
+		if [ -n "$v" ]; then echo "$p $v"; fi
 	done
 }
 
