@@ -219,9 +219,11 @@ size_t sp_state_prune(struct sp_state *st, const struct sp_probe *probe);
  *      parent exited is still found while nothing of a later session that
  *      reuses the number is.
  * Left open: a session whose every process started after the entry was
- * made (its leader was the enabled process, and it exited) with no member
- * recorded since the fork: its orphans are not found, and show as
- * unattributed (visible, never silently trusted).  Prune records members
+ * made (its leader was the enabled process, and it exited), or a session
+ * /proc shows as 0 (its leader is outside samepage's pid namespace, or it
+ * is the session of pid 1 that services started without setsid() share),
+ * with no member recorded since the fork: its orphans are not found, and
+ * show as unattributed (visible, never silently trusted).  Prune records members
  * on every admission, so the window is the time between two of them.
  * Other processes of the same session that opted in themselves count too
  * (the same login or service as the process the admin enabled).  Prune

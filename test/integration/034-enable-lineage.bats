@@ -13,14 +13,15 @@ setup() {
 	# The gate on unattributed memory is not what is tested here; other
 	# suites' self-opting processes must not make these tests flaky.
 	config_no_ksmd '"domain_policy": "exclusive", "unattributed": "warn"'
-	PARENT="" OTHER=""
+	PARENT="" OTHER="" LEADER=""
 	DIR=$BATS_TEST_TMPDIR/lineage
 	mkdir -p "$DIR"
 }
 
 teardown() {
 	local p
-	for p in "$PARENT" "$OTHER" "$(cat "$DIR/child" 2>/dev/null)"; do
+	touch "$DIR/done"
+	for p in "$PARENT" "$OTHER" "$(cat "$DIR/child" 2>/dev/null)" "$LEADER"; do
 		[ -n "$p" ] || continue
 		kill "$p" 2>/dev/null || true
 	done
@@ -29,14 +30,26 @@ teardown() {
 
 # start_parent [setsid]: a shell that waits for $DIR/fork, then starts
 # `sleep 1000` (its pid in $DIR/child), waits for $DIR/exit and exits.
+# With setsid it leads a session of its own; without, it is one process of
+# a session whose leader lives on until teardown.  That session is made
+# here rather than taken from bats: /proc shows 0 for the session of pid 1,
+# which CI's runner shares, and a session shown as 0 proves nothing
+# (node/state.h, rule 3).
 start_parent() {
-	local script='while [ ! -e "$0/fork" ]; do sleep 0.05; done
+	local i script='while [ ! -e "$0/fork" ]; do sleep 0.05; done
 		sleep 1000 & echo $! > "$0/child.tmp"; mv "$0/child.tmp" "$0/child"
 		while [ ! -e "$0/exit" ]; do sleep 0.05; done'
 	if [ "${1:-}" = setsid ]; then
 		setsid sh -c "$script" "$DIR" &
 	else
-		sh -c "$script" "$DIR" &
+		setsid sh -c 'sh -c "$1" "$2" & echo $! > "$2/parent.tmp"; mv "$2/parent.tmp" "$2/parent"
+			while [ ! -e "$2/done" ]; do sleep 0.1; done' leader "$script" "$DIR" &
+		LEADER=$!
+		for i in $(seq 50); do [ -s "$DIR/parent" ] && break; sleep 0.1; done
+		PARENT=$(cat "$DIR/parent")
+		[ -n "$PARENT" ] || fail "the session leader did not start the parent"
+		[ "$(ps -o sid= -p "$PARENT" | tr -d ' ')" != 0 ] || fail "the parent's session shows as 0"
+		return 0
 	fi
 	PARENT=$!
 	# setsid forks when it is a process group leader: find the shell itself
