@@ -129,3 +129,8 @@ bench-kernel-stat: kernel kernel-guest-bins
 .PHONY: bench-kernel-smart-scan
 bench-kernel-smart-scan: kernel kernel-guest-bins
 	@B=$(B) bench/kernel-smart-scan
+
+# What the controller costs fork and exec (static key off/on, prctl vs cgroup).
+.PHONY: bench-kernel-fork
+bench-kernel-fork: kernel
+	@B=$(B) SP_BENCH_NO_BUILD=1 bench/kernel-fork
