@@ -27,6 +27,17 @@ $(B)/bench/converge-watch: bench/converge.d/watch.c
 bench-converge: all $(B)/bench/converge-watch $(B)/test/fillmem
 	bench/converge
 
+# make bench-late-replica   2 runc containers x 64 MiB identical memory, a
+#                       third with the same memory 10 s and 300 s later,
+#                       shipped samepage.conf: time and ksmd CPU until 95 %
+#                       of the late one merged, with the governor and with
+#                       the hook's ksmd alone, side by side (target: <= 10 s
+#                       after the governor's boost).  LATE_AFTER="10" for a
+#                       quick run.
+.PHONY: bench-late-replica
+bench-late-replica: all $(B)/bench/converge-watch $(B)/test/fillmem
+	bench/late-replica
+
 # make bench-workloads   4 runc containers each of independent CPython,
 #                        pre-forked CPython workers and Node.js (host
 #                        interpreters bind-mounted): the estimate before,

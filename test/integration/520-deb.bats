@@ -88,6 +88,45 @@ teardown() {
 	done
 }
 
+# The package's postinst, run as dpkg runs it (DPKG_ROOT points
+# deb-systemd-helper at the unpacked root) in a mount namespace whose /run
+# says systemd is PID 1, with systemctl and deb-systemd-invoke replaced by
+# recorders: this machine has no booted systemd to start anything.
+run_postinst() {
+	local shim=$BATS_TEST_TMPDIR/shim
+	mkdir -p "$shim"
+	printf '#!/bin/sh\necho "$(basename "$0") $*" >> %s/calls\n' "$BATS_TEST_TMPDIR" > "$shim/systemctl"
+	chmod +x "$shim/systemctl"
+	cp "$shim/systemctl" "$shim/deb-systemd-invoke"
+	: > "$BATS_TEST_TMPDIR/calls"
+	unshare -m sh -ec 'mount -t tmpfs samepage-test-run /run; mkdir -p /run/systemd/system
+		PATH=$0:$PATH DPKG_ROOT=$1 DPKG_MAINTSCRIPT_PACKAGE=samepage DPKG_MAINTSCRIPT_NAME=postinst \
+			sh "$2" configure "$3"' "$shim" "$DEST" "$BATS_TEST_TMPDIR/control/postinst" "$1"
+}
+
+@test "deb: installing enables and starts the governor; the metrics timer stays off" {
+	requires root cmd:unshare cmd:systemctl cmd:deb-systemd-helper
+	run_ok dpkg-deb -e "$DEB" "$BATS_TEST_TMPDIR/control"
+	run_ok run_postinst ""
+	# What `systemctl is-enabled` answers on the installed node.
+	run_ok systemctl --root="$DEST" is-enabled samepage-governor.service
+	assert_output enabled
+	[ -L "$DEST/etc/systemd/system/multi-user.target.wants/samepage-governor.service" ] ||
+		fail "no multi-user.target.wants link for the governor"
+	run systemctl --root="$DEST" is-enabled samepage-metrics.timer
+	assert_output disabled
+	# With systemd running, the postinst starts the governor and nothing else.
+	run_ok cat "$BATS_TEST_TMPDIR/calls"
+	assert_line "deb-systemd-invoke start samepage-governor.service"
+	refute_output --partial metrics
+	# An operator who disabled it keeps it disabled across an upgrade (the
+	# postinst of a newer version runs with the old version as $2).
+	run_ok systemctl --root="$DEST" disable samepage-governor.service
+	run_ok run_postinst "$VERSION"
+	run systemctl --root="$DEST" is-enabled samepage-governor.service
+	assert_output disabled
+}
+
 @test "deb: the installed hook and config enable KSM for a runc container" {
 	requires prctl_ksm ksm
 	ksm_save
