@@ -122,9 +122,13 @@ deps-check:
 		$(MAKE) --no-print-directory deps; \
 	fi
 
+# The guest kernels build in the background meanwhile (kernel/prebuild.sh);
+# ended if a host suite fails first.
 check: deps-check
 	$(MAKE) --no-print-directory all $(UNIT_BINS)
-	SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} $(MAKE) --no-print-directory check-layers check-unit check-cross check-integration $(CHECK_EXTRA)
+	@$(if $(KERNEL_PREBUILD),bash kernel/prebuild.sh start $(B) B=$(B) $(KERNEL_PREBUILD),:)
+	@SAMEPAGE_TEST_STRICT=$${SAMEPAGE_TEST_STRICT:-1} $(MAKE) --no-print-directory check-layers check-unit check-cross check-integration $(CHECK_EXTRA); \
+		rc=$$?; bash kernel/prebuild.sh stop $(B); exit $$rc
 
 # The dependency rule of CONTRIBUTING.md: no upward include, one spelling.
 check-layers:

@@ -15,8 +15,10 @@
 # progress),
 # KERNEL_JOBS (default: number of CPUs), KERNEL_VERBOSE=1 for every make line,
 # KERNEL_VARIANT=debug for the debug kernel (kernel/config.debug.fragment on
-# top of kernel/config.fragment: lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, KASAN)
-# into build/kernel-debug/ (same patched source, its own objects).
+# top of kernel/config.fragment: lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM) into
+# build/kernel-debug/, KERNEL_VARIANT=kasan for that plus KASAN
+# (kernel/config.kasan.fragment) into build/kernel-kasan/ (same patched
+# source, their own objects).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,11 +43,15 @@ debug)
 	OUT=$B/kernel-debug
 	FRAGMENTS=("$top/kernel/config.fragment" "$top/kernel/config.debug.fragment")
 	;;
-*) echo "[kernel] error: KERNEL_VARIANT must be normal or debug" >&2; exit 2 ;;
+kasan)
+	OUT=$B/kernel-kasan
+	FRAGMENTS=("$top/kernel/config.fragment" "$top/kernel/config.debug.fragment" "$top/kernel/config.kasan.fragment")
+	;;
+*) echo "[kernel] error: KERNEL_VARIANT must be normal, debug or kasan" >&2; exit 2 ;;
 esac
 OBJ=$OUT/obj
 # Both variants build from the one patched tree in $SRCROOT.
-ALL_OBJS=("$B/kernel/obj" "$B/kernel-debug/obj")
+ALL_OBJS=("$B/kernel/obj" "$B/kernel-debug/obj" "$B/kernel-kasan/obj")
 JOBS=${KERNEL_JOBS:-$(nproc)}
 
 say() { printf '[kernel] %s\n' "$*"; }

@@ -6,10 +6,13 @@
 #   make check-kernel        boot + tests (part of `make check`)
 #   make bench-kernel-stat   ksm.stat vs summing /proc/<pid>/ksm_stat
 #   make kernel-debug        -> build/kernel-debug/ (lockdep, DEBUG_ATOMIC_SLEEP,
-#                            DEBUG_VM, KASAN: kernel/config.debug.fragment)
-#   make check-kernel-debug  debug kernel: controller tests + ksm-stress, no
-#                            kernel report allowed (make check runs it with
-#                            KERNEL_CHECK_DEBUG=1)
+#                            DEBUG_VM: kernel/config.debug.fragment)
+#   make check-kernel-debug  debug kernel: controller tests + the stresses, no
+#                            kernel report allowed (part of `make check`)
+#   make kernel-kasan        -> build/kernel-kasan/ (the debug kernel + KASAN:
+#                            kernel/config.kasan.fragment)
+#   make check-kernel-kasan  the debug guest's suite under KASAN (not in
+#                            `make check`; KERNEL_CHECK_KASAN=1 adds it)
 #
 # KERNEL_TIMEOUT (seconds, default 1200; debug guest 1500) bounds one guest
 # boot; KSM_STRESS_SECONDS (default 60) the stress in the debug guest.
@@ -17,24 +20,33 @@
 EXTRA_DEB_DEPS += linux-source-6.12 qemu-system-x86 ccache bc flex bison \
 	libelf-dev libssl-dev cpio xz-utils patch busybox-static libc6-dev
 CHECK_EXTRA += check-kernel
-# The debug guest (lockdep, KASAN, ksm-stress) after the normal one; about
-# 10-13 more minutes of cold build on a fresh machine (see kernel/README.md).
-# Not yet in `make check` (KERNEL_CHECK_DEBUG=1 adds it): the debug kernel
-# has not completed a build and boot on this machine yet, so neither its
-# time nor its boot being free of harmless reports is known.
-KERNEL_CHECK_DEBUG ?= 0
+# Built in the background while the host suites run (kernel/prebuild.sh).
+KERNEL_PREBUILD += kernel
+# The debug guest (lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM; the controller
+# tests and the stresses) after the normal one; KASAN on top only on request
+# (kernel/README.md has what each costs).
+KERNEL_CHECK_DEBUG ?= 1
 ifeq ($(KERNEL_CHECK_DEBUG),1)
 CHECK_EXTRA += check-kernel-debug
+KERNEL_PREBUILD += kernel-debug
+endif
+KERNEL_CHECK_KASAN ?= 0
+ifeq ($(KERNEL_CHECK_KASAN),1)
+CHECK_EXTRA += check-kernel-kasan
+KERNEL_PREBUILD += kernel-kasan
 endif
 
 .PHONY: kernel kernel-guest-bins check-kernel bench-kernel-stat $(GUEST_KSELFTESTS)
-.PHONY: kernel-debug check-kernel-debug
+.PHONY: kernel-debug check-kernel-debug kernel-kasan check-kernel-kasan
 
 kernel:
 	@B=$(B) bash kernel/build.sh
 
 kernel-debug:
 	@B=$(B) KERNEL_VARIANT=debug bash kernel/build.sh
+
+kernel-kasan:
+	@B=$(B) KERNEL_VARIANT=kasan bash kernel/build.sh
 
 # What the guest runs, built here on the host (the guest sees the host's
 # root read-only and compiles nothing): the kselftests from the patched tree,
@@ -113,6 +125,12 @@ $(GB)/ksm-stress: test/kernel/ksm-stress.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -O2 -static -pthread -o $@ $<
 
+# KSM domains under stress (issue 12): static and standalone like ksm-stress.
+GUEST_BINS += $(GB)/ksm-domain-stress
+$(GB)/ksm-domain-stress: test/kernel/ksm-domain-stress.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) -O2 -static -pthread -o $@ $<
+
 check-kernel: kernel kernel-guest-bins all
 	@B=$(B) bash kernel/run.sh check
 
@@ -121,6 +139,9 @@ check-kernel: kernel kernel-guest-bins all
 # headers); build.sh serializes the two builds on the shared patched tree.
 check-kernel-debug: kernel-debug kernel-guest-bins
 	@B=$(B) bash kernel/run.sh debug
+
+check-kernel-kasan: kernel-kasan kernel-guest-bins
+	@B=$(B) KERNEL_VARIANT=kasan bash kernel/run.sh debug
 
 bench-kernel-stat: kernel kernel-guest-bins
 	@B=$(B) SP_BENCH_NO_BUILD=1 bench/kernel-stat
@@ -134,3 +155,12 @@ bench-kernel-smart-scan: kernel kernel-guest-bins
 .PHONY: bench-kernel-fork
 bench-kernel-fork: kernel
 	@B=$(B) SP_BENCH_NO_BUILD=1 bench/kernel-fork
+
+# The domain stress alone on the normal kernel (KERNEL_VARIANT=debug|kasan for
+# the others).  Not in `make check` yet: it finds KSM pages mapped by
+# processes under ksm.domain=deny (kernel/README.md, "Open").
+.PHONY: check-kernel-domain-stress
+check-kernel-domain-stress: kernel kernel-guest-bins
+	@mkdir -p $(B)/kernel
+	@printf '#!/bin/bash\nexec %s -t %s\n' "$(abspath $(GB))/ksm-domain-stress" "$${KSM_STRESS_SECONDS:-60}" >$(B)/kernel/domain-stress.sh
+	@B=$(B) bash kernel/run.sh script $(B)/kernel/domain-stress.sh

@@ -3,9 +3,10 @@
 #
 # Boot build/kernel/vmlinux under qemu and run a guest suite:
 #   kernel/run.sh check   kselftest + samepage's native-backend tests (TAP)
-#   kernel/run.sh debug   the debug kernel (build/kernel-debug/vmlinux): the
-#                         controller tests + ksm-stress, failing on any kernel
-#                         report (TAP; kernel/guest/debug.sh)
+#   kernel/run.sh debug   the debug kernel (build/kernel-debug/vmlinux, or
+#                         build/kernel-kasan/ with KERNEL_VARIANT=kasan): the
+#                         controller tests + the stresses, failing on any
+#                         kernel report (TAP; kernel/guest/debug.sh)
 #   kernel/run.sh bench   bench/kernel-stat
 #   kernel/run.sh script FILE   any bash script (debugging; as root, cwd = the clone)
 #
@@ -18,7 +19,7 @@
 # KERNEL_SMP (default 2), SP_QEMU_ACCEL (kvm|tcg; default: kvm only when
 # /dev/kvm is hardware virtualization, not the PVM module found here),
 # KSM_STRESS_SECONDS (debug: how long ksm-stress runs, default 60),
-# KERNEL_VARIANT=debug (boot the debug kernel for check, bench or script too).
+# KERNEL_VARIANT=debug|kasan (boot that kernel for check, bench or script too).
 set -euo pipefail
 
 mode=${1:-check}
@@ -35,10 +36,14 @@ B=${B:-build}
 B=$(cd "$B" && pwd)
 kdir=$B/kernel
 timeout_s=${KERNEL_TIMEOUT:-1200}
-if [ "$mode" = debug ] || [ "${KERNEL_VARIANT:-}" = debug ]; then
-	kdir=$B/kernel-debug
+variant=${KERNEL_VARIANT:-}
+[ "$mode" = debug ] && [ -z "$variant" ] && variant=debug
+case "$variant" in
+debug | kasan)
+	kdir=$B/kernel-$variant
 	timeout_s=${KERNEL_TIMEOUT:-1500}
-fi
+	;;
+esac
 kimg=$kdir/vmlinux
 [ -f "$kimg" ] || { echo "run: $kimg missing (make kernel${kdir##*/kernel})" >&2; exit 1; }
 

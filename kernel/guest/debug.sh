@@ -43,24 +43,30 @@ tap() { # tap ok|fail NAME [REASON]
 cat /dev/kmsg >"$KMSG" &
 kmsg_pid=$!
 sleep 1
-scanned=0
 
-# What counts as a kernel report.  Case matters: lockdep's boot banner
-# prints MAX_LOCKDEP_* limits, and KASAN's is "KernelAddressSanitizer".
-SPLAT='BUG:|WARNING:|KASAN|lockdep|possible circular|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|INFO: task .* blocked|Oops|general protection fault|Call Trace:'
+# What counts as a kernel report: the headlines lockdep, KASAN, might_sleep
+# and the hung-task detector print (a KASAN report starts "BUG: KASAN:").
+# Not bare words like "lockdep" or "KASAN": the boot banners say "RCU lockdep
+# checking is enabled" and "KernelAddressSanitizer initialized".
+SPLAT='BUG:|WARNING:|possible circular locking|possible recursive locking|possible irq lock inversion|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|INFO: task .* blocked|Oops|general protection fault|Call Trace:'
 
-# splat_check NAME: the reports logged since the last call, or nothing.
-# The reader may lag: wait until the log stops growing.
+# splat_check: the reports logged since the last call, or nothing.  The
+# reader may lag: wait until the log stops growing.  Callers read its output
+# from a command substitution (a subshell), so where the scan got to is kept
+# in a file, not in a variable the subshell would lose.
+SCANNED=$R/kmsg.scanned
+echo 0 >"$SCANNED"
 splat_check() {
-	local size prev=-1 new
+	local size prev=-1 new scanned
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		size=$(stat -c %s "$KMSG")
 		[ "$size" = "$prev" ] && break
 		prev=$size
 		sleep 0.5
 	done
+	scanned=$(cat "$SCANNED")
 	new=$(tail -c +$((scanned + 1)) "$KMSG" | head -c $((size - scanned)))
-	scanned=$size
+	echo "$size" >"$SCANNED"
 	# A record is "prio,seq,usec,flags;text"; print the text only.
 	printf '%s\n' "$new" | sed 's/^[0-9]*,[0-9]*,[0-9]*,[^;]*;//' |
 		grep -E -A12 -m3 "$SPLAT"
