@@ -37,6 +37,21 @@ pids_of() {
 	done
 }
 
+# figure NAME: VALUE...: a measured figure, in the TAP output also when
+# the test passes (bats prints fd 3).
+figure() {
+	echo "# $*" >&3
+}
+
+# merging_of ID...: "ID PAGES ..." of the containers' inits.
+merging_of() {
+	local id out=""
+	for id in "$@"; do
+		out+="${out:+ }$id $(ksm_merging "$(container_pid "$id")")"
+	done
+	echo "$out"
+}
+
 # Stop ksmd (merged pages stay merged) so that pagemap and the counters
 # hold still while they are read; teardown restores the knob.
 ksm_freeze() {
@@ -80,10 +95,11 @@ b2 true k8s/team-b native" ] || fail "state.json: $output"
 	shared=$(ksm_knob pages_shared)
 	sharing=$(ksm_knob pages_sharing)
 	frames_of a1 a2 b1 b2
-	echo "frames in common: a1-a2 $(frames_common a1 a2), b1-b2 $(frames_common b1 b2)," \
-		"a1-b1 $(frames_common a1 b1) a1-b2 $(frames_common a1 b2) a2-b1 $(frames_common a2 b1) a2-b2 $(frames_common a2 b2)" >&2
-	echo "pages_shared $shared pages_sharing $sharing (one KSM page per content per domain: $((2 * PAGES));" \
-		"one domain would give $PAGES and $((3 * PAGES)))" >&2
+	figure "merging pages of $PAGES: $(merging_of a1 a2 b1 b2)"
+	figure "frames in common: a1-a2 $(frames_common a1 a2), b1-b2 $(frames_common b1 b2)," \
+		"a1-b1 $(frames_common a1 b1) a1-b2 $(frames_common a1 b2) a2-b1 $(frames_common a2 b1) a2-b2 $(frames_common a2 b2)"
+	figure "pages_shared $shared pages_sharing $sharing (one KSM page per content per domain: $((2 * PAGES));" \
+		"one domain would give $PAGES and $((3 * PAGES)))"
 
 	# within a domain the pair maps the same frames...
 	[ "$(frames_common a1 a2)" -ge $((PAGES * 9 / 10)) ] || fail "team-a's pair shares $(frames_common a1 a2) frames"
@@ -131,8 +147,8 @@ spoof true k8s/team-b/team-a" ] || fail "state.json: $output"
 	wait_merging $((PAGES * 9 / 10)) $(pids_of a1 spoof)
 	ksm_freeze
 	frames_of a1 spoof
-	echo "frames in common: $(frames_common a1 spoof);" \
-		"pages_shared $(ksm_knob pages_shared) (one domain: $SELFOPT_CONTENTS)" >&2
+	figure "merging pages of $PAGES: $(merging_of a1 spoof); frames in common: $(frames_common a1 spoof);" \
+		"pages_shared $(ksm_knob pages_shared) (one domain: $SELFOPT_CONTENTS)"
 	[ "$(frames_common a1 spoof)" -eq 0 ] || fail "the spoof shares $(frames_common a1 spoof) frames with team-a"
 	[ "$(ksm_knob pages_shared)" -ge $((2 * SELFOPT_CONTENTS * 9 / 10)) ] || fail "pages_shared $(ksm_knob pages_shared)"
 
@@ -177,9 +193,9 @@ spoof true k8s/team-b/team-a" ] || fail "state.json: $output"
 	ksm_freeze
 	shared=$(ksm_knob pages_shared)
 	frames_of a1 b1 self
-	echo "frames in common: a1-self" \
+	figure "merging pages of $PAGES: $(merging_of a1 b1 self); frames in common: a1-self" \
 		"$(frames_common a1 self), b1-self $(frames_common b1 self), a1-b1 $(frames_common a1 b1);" \
-		"pages_shared $shared (three domains: $((3 * SELFOPT_CONTENTS)), one: $SELFOPT_CONTENTS)" >&2
+		"pages_shared $shared (three domains: $((3 * SELFOPT_CONTENTS)), one: $SELFOPT_CONTENTS)"
 	for id in a1 b1; do
 		[ "$(frames_common "$id" self)" -eq 0 ] || fail "$id shares $(frames_common "$id" self) frames with the self-opter"
 	done

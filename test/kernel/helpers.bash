@@ -284,7 +284,7 @@ kdomain_effective() {
 
 # The kernel domain id the hook recorded for a samepage domain (0: none).
 kdomain_recorded() {
-	jq -r --arg d "$1" '.kernel_domains[$d] // 0' "$STATE_DIR/state.json"
+	jq -r --arg d "$1" '.kernel_domains.ids[$d] // 0' "$STATE_DIR/state.json"
 }
 
 # ksm_merging_pages of a process (/proc/<pid>/ksm_stat), without a fork.
