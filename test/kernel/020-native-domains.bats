@@ -33,7 +33,8 @@ teardown() {
 pids_of() {
 	local id
 	for id in "$@"; do
-		container_pid "$id"
+		# the pid file has no newline
+		echo "$(container_pid "$id")"
 	done
 }
 
