@@ -298,9 +298,14 @@ ksm_merging() {
 
 # wait_merging PAGES PID...: until every PID has PAGES merging pages (60 s).
 wait_merging() {
-	local want=$1 pid i ok
+	local want=$1 pid i ok end=$((SECONDS + 60))
 	shift
+	for pid in "$@"; do
+		[ -r "/proc/$pid/ksm_stat" ] || fail "no process $pid"
+	done
+	# bounded by time: one round costs about 0.25 s in the TCG guest
 	for i in $(seq 1 600); do
+		[ "$SECONDS" -lt "$end" ] || break
 		ok=1
 		for pid in "$@"; do
 			[ "$(ksm_merging "$pid")" -ge "$want" ] || { ok=0; break; }
@@ -309,7 +314,7 @@ wait_merging() {
 		sleep 0.1
 	done
 	for pid in "$@"; do
-		echo "pid $pid: $(ksm_merging "$pid") merging pages (want $want) after $((i / 10)) s" >&2
+		echo "pid $pid: $(ksm_merging "$pid") merging pages (want $want) after $((60 - end + SECONDS)) s" >&2
 	done
 	[ "$ok" = 1 ] || fail "not every process merged $want pages"
 }
