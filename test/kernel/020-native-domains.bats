@@ -224,10 +224,10 @@ spoof true k8s/team-b/team-a" ] || fail "state.json: $output"
 	start_container u1 "$b"
 	wait_ready_n u1 1
 	pu=$(container_pid u1)
-	echo "u1: $(head -n 1 "$BATS_TEST_TMPDIR/u1.log"); ksm.domain.effective $(cat "$deny/u1/ksm.domain.effective")" >&2
+	echo "u1: $(head -n 1 "$BATS_TEST_TMPDIR/u1.log"); ksm.domain.effective $(kdomain_effective_of "$deny/u1")" >&2
 	[[ $(head -n 1 "$BATS_TEST_TMPDIR/u1.log") == "prctl=EPERM madvise=EPERM "* ]] ||
 		fail "under deny: $(head -n 1 "$BATS_TEST_TMPDIR/u1.log")"
-	[ "$(cat "$deny/u1/ksm.domain.effective")" = deny ]
+	[ "$(kdomain_effective_of "$deny/u1")" = deny ]
 	[ "$(mergeable_vmas "$pu")" -eq 0 ] || fail "u1 (pid $pu) has mergeable VMAs under deny"
 
 	# An annotated container below it could never merge: refused, both named.
