@@ -59,6 +59,8 @@ GB := $(B)/kernel/guest-bin
 GUEST_KSELFTESTS := $(GB)/test_ksm $(GB)/test_core $(GB)/test_ksm_domain
 GUEST_BINS := $(GUEST_KSELFTESTS) $(GB)/test-native-guest $(GB)/test-domain-guest $(GB)/kernel-stat $(B)/test/fillmem \
 	$(GB)/ksm-late-twins
+# selfopt: the container that opts in by itself (test/kernel/020-native-domains.bats)
+GUEST_BINS += $(B)/test/selfopt
 
 # After `kernel` (which patches the tree), not as a prerequisite of each
 # file: the kselftests' own Makefile decides what is stale.
