@@ -75,8 +75,11 @@ cmdline+=" init=$top/kernel/guest/init.sh SP_MODE=$mode SP_TOP=$top SP_B=$B${scr
 echo "[run] booting $kimg ($accel, ${KERNEL_SMP:-2} CPUs, ${KERNEL_MEM:-2048} MiB, timeout ${timeout_s}s)"
 start=$(date +%s.%N)
 set +e
-# timeout(1) signals only the qemu it started.
+# timeout(1) signals only the qemu it started.  mem-merge=off: qemu would
+# mark the guest's RAM MADV_MERGEABLE, which the host's samepage tests would
+# see as KSM memory outside any record (and ksmd would scan it for nothing).
 timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" \
+	-machine mem-merge=off \
 	-smp "${KERNEL_SMP:-2}" -m "${KERNEL_MEM:-2048}" \
 	-nodefaults -no-reboot -display none -monitor none -serial stdio \
 	-kernel "$kimg" -append "$cmdline" \
