@@ -277,7 +277,10 @@ try_start_container() {
 	fi
 	timeout 120 "$RUNTIME" --root "$RT_ROOT" run -d --pid-file "$BATS_TEST_TMPDIR/$id.pid" -b "$b" "$id" \
 		</dev/null >"$BATS_TEST_TMPDIR/$id.log" 2>&1 || start_rc=$?
-	start_out=$(cat "$BATS_TEST_TMPDIR/$id.log" "$herr" 2>/dev/null)
+	start_out=$(cat "$BATS_TEST_TMPDIR/$id.log")
+	if [ -f "$herr" ]; then
+		start_out+=$'\n'$(cat "$herr")
+	fi
 	echo "\$ $RUNTIME run $id -> $start_rc" >&2
 	echo "$start_out" >&2
 }
