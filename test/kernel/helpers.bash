@@ -299,9 +299,7 @@ kdomain_effective_of() {
 
 # ksm.domain.effective of a container's cgroup: an id or `deny`.
 kdomain_effective() {
-	local v
-	read -r v <"$(container_cgroup "$1")/ksm.domain.effective"
-	echo "$v"
+	kdomain_effective_of "$(container_cgroup "$1")"
 }
 
 # The kernel domain id the hook recorded for a samepage domain (0: none).
