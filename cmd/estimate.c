@@ -49,8 +49,9 @@ static void estimate_usage(FILE *f)
 		"What KSM could save on the workloads running now, per container, per security\n"
 		"domain and for the node, before it is turned on: the anonymous pages of every\n"
 		"process are read from /proc (never stopped or traced), hashed (XXH3-128) and\n"
-		"counted, each physical page once.  Without arguments: every container of the\n"
-		"runtimes' state (/run/runc, /run/crun) and of samepage's node state.\n"
+		"counted, each physical page once (a page KSM merged already once per mapping,\n"
+		"as before the merge).  Without arguments: every container of the runtimes'\n"
+		"state (/run/runc, /run/crun) and of samepage's node state.\n"
 		"\nOptions:\n"
 		"  -j, --json            machine-readable output (see docs/estimate.md)\n"
 		"  -d, --domain D        only containers of domain D; --cgroup/--pid targets count as D\n"
@@ -379,7 +380,8 @@ static void print_table(const struct estimate *e, long ps)
 	for (i = 0; i < e->n_domains; i++)
 		print_row(e->domains[i].name, "", &e->domains[i].f, ps);
 	print_row("NODE", "", &e->node, ps);
-	printf("\nSAVING: what KSM could save at most inside each domain (pages minus distinct contents);\n"
+	printf("\nSAVING: what KSM could save at most inside each domain (pages minus distinct contents),\n"
+	       "including what it saves already (pages KSM merged count as before the merge);\n"
 	       "IGNORING-DOMAINS: the same if every container shared one domain; KSM-NOW: ksm_process_profit.\n");
 	if (e->sample < 1)
 		printf("Sampled %.4g of contents: savings are estimates, ± is 1.96 standard errors (95%%).\n", e->sample);
@@ -387,7 +389,7 @@ static void print_table(const struct estimate *e, long ps)
 		printf("Stopped after %" PRIu64 " pages (--max-pages): the figures cover only what was read.\n",
 		       e->done.pages_read);
 	if (!e->pfn_known && e->node.anon_pages)
-		printf("Frame numbers were not visible (needs CAP_SYS_ADMIN): pages shared by fork or KSM\n"
+		printf("Frame numbers were not visible (needs CAP_SYS_ADMIN): pages shared by fork\n"
 		       "are counted once per process, which overstates both memory and saving.\n");
 }
 
@@ -398,6 +400,9 @@ static void json_figures(json_object *o, const struct est_figures *f, long ps)
 	json_object_object_add(o, "anon_pages", json_object_new_int64((int64_t)f->anon_pages));
 	json_object_object_add(o, "anon_bytes", json_object_new_int64((int64_t)(f->anon_pages * (uint64_t)ps)));
 	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)f->zero_pages));
+	json_object_object_add(o, "ksm_pages", json_object_new_int64((int64_t)f->ksm_pages));
+	json_object_object_add(o, "frame_pages", json_object_new_int64((int64_t)f->frame_pages));
+	json_object_object_add(o, "frame_bytes", json_object_new_int64((int64_t)(f->frame_pages * (uint64_t)ps)));
 	json_object_object_add(o, "sampled_pages", json_object_new_int64((int64_t)f->sampled_pages));
 	json_object_object_add(o, "saving_pages", json_object_new_double(f->saving_pages));
 	json_object_object_add(o, "saving_bytes", json_object_new_int64(llround(f->saving_pages * (double)ps)));

@@ -75,14 +75,26 @@ uint64_t anon_scan_zero_pfn(void)
 struct scan {
 	pid_t pid;
 	int pagemap_fd, mem_fd;
+	int kpageflags_fd;    /* -1 when not readable: no page is known as KSM */
 	long ps;
 	uint64_t zero_pfn;
 	const struct anon_scan_ops *ops;
 	void *ctx;
 	struct anon_scan_result *res;
 	unsigned char *buf;   /* SCAN_BATCH pages */
-	uint64_t pfns[SCAN_BATCH];
+	struct anon_page pages[SCAN_BATCH];
 };
+
+static bool frame_is_ksm(const struct scan *s, uint64_t pfn)
+{
+	uint64_t flags;
+
+	if (s->kpageflags_fd < 0)
+		return false;
+	if (pread(s->kpageflags_fd, &flags, sizeof(flags), (off_t)(pfn * sizeof(flags))) != sizeof(flags))
+		return false;
+	return flags & KPAGEFLAGS_KSM;
+}
 
 static bool pid_gone(pid_t pid)
 {
@@ -103,7 +115,7 @@ static int scan_run(struct scan *s, uint64_t addr, size_t first, size_t n)
 		r = 0;
 	for (i = 0; i < (size_t)r / (size_t)s->ps; i++) {
 		s->res->read++;
-		ret = s->ops->page(s->ctx, s->pfns[first + i], s->buf + i * (size_t)s->ps);
+		ret = s->ops->page(s->ctx, &s->pages[first + i], s->buf + i * (size_t)s->ps);
 		if (ret < 0)
 			return ret;
 	}
@@ -124,11 +136,16 @@ static int scan_batch(struct scan *s, uint64_t addr, size_t n)
 	for (i = 0; i <= (size_t)got; i++) {
 		bool want = false;
 
-		if (i < (size_t)got && anon_pagemap_entry_wanted(entries[i], s->zero_pfn, &s->pfns[i])) {
+		if (i < (size_t)got && anon_pagemap_entry_wanted(entries[i], s->zero_pfn, &s->pages[i].pfn)) {
+			struct anon_page *p = &s->pages[i];
+
 			s->res->present++;
-			if (s->pfns[i])
+			if (p->pfn)
 				s->res->pfn_known = true;
-			want = !s->ops->want || s->ops->want(s->ctx, s->pfns[i]);
+			p->ksm = anon_pagemap_entry_maybe_ksm(entries[i], p->pfn) && frame_is_ksm(s, p->pfn);
+			if (p->ksm)
+				s->res->ksm++;
+			want = !s->ops->want || s->ops->want(s->ctx, p);
 		}
 		if (want) {
 			if (run_len++ == 0)
@@ -198,7 +215,7 @@ static int scan_maps(struct scan *s, FILE *maps)
 int anon_scan_pid(pid_t pid, const struct anon_scan_ops *ops, void *ctx, struct anon_scan_result *result,
 		  sp_error_t *err)
 {
-	_cleanup_close_ int pagemap_fd = -EBADF, mem_fd = -EBADF, maps_fd = -EBADF;
+	_cleanup_close_ int pagemap_fd = -EBADF, mem_fd = -EBADF, maps_fd = -EBADF, kpageflags_fd = -EBADF;
 	_cleanup_fclose_ FILE *maps = NULL;
 	_cleanup_free_ struct scan *s = NULL;
 	int ret;
@@ -213,10 +230,13 @@ int anon_scan_pid(pid_t pid, const struct anon_scan_ops *ops, void *ctx, struct 
 	if (!maps)
 		return sp_error_set(err, errno, "read /proc/%d/maps", (int)pid);
 	TAKE_FD(maps_fd);
+	/* Only with frames to look up; without CAP_SYS_ADMIN it is not readable. */
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return sp_error_set(err, ENOMEM, "scan pid %d", (int)pid);
-	*s = (struct scan){ .pid = pid, .pagemap_fd = pagemap_fd, .mem_fd = mem_fd, .ps = sysconf(_SC_PAGESIZE),
+	*s = (struct scan){ .pid = pid, .pagemap_fd = pagemap_fd, .mem_fd = mem_fd,
+			    .kpageflags_fd = kpageflags_fd < 0 ? -1 : kpageflags_fd, .ps = sysconf(_SC_PAGESIZE),
 			    .zero_pfn = anon_scan_zero_pfn(), .ops = ops, .ctx = ctx, .res = result };
 	s->buf = malloc(SCAN_BATCH * (size_t)s->ps);
 	if (!s->buf)

@@ -16,6 +16,13 @@
  * shows frame numbers only to CAP_SYS_ADMIN (otherwise they read 0 and
  * result.pfn_known is false).  The process keeps running: a page that
  * changes while it is read is just one sample of it.
+ *
+ * KSM pages: a frame that KSM merged is mapped by every page merged into
+ * it.  A page that pagemap does not show as exclusively mapped is looked up
+ * in /proc/kpageflags (CAP_SYS_ADMIN, as the frame numbers), and a KSM
+ * frame is reported as such, so a caller can count each of its mappings as
+ * the page it was before KSM merged it.  That count does not depend on how
+ * far ksmd got while the scan ran.
  */
 #ifndef SP_ANON_SCAN_H
 #define SP_ANON_SCAN_H
@@ -29,6 +36,9 @@
 #define PAGEMAP_PRESENT (1ULL << 63)
 #define PAGEMAP_SWAPPED (1ULL << 62)
 #define PAGEMAP_FILE_OR_SHARED (1ULL << 61)
+#define PAGEMAP_EXCLUSIVE (1ULL << 56)
+/* /proc/kpageflags bit of a KSM page (include/uapi/linux/kernel-page-flags.h). */
+#define KPAGEFLAGS_KSM (1ULL << 21)
 #define PAGEMAP_PFN_MASK ((1ULL << 55) - 1)
 
 /* A mapping line of /proc/<pid>/maps. */
@@ -58,19 +68,33 @@ bool anon_pagemap_entry_wanted(uint64_t entry, uint64_t zero_pfn, uint64_t *pfn)
  * may not see frames. */
 uint64_t anon_scan_zero_pfn(void);
 
+/* A present anonymous page as the scan sees it. */
+struct anon_page {
+	uint64_t pfn;          /* 0 when the reader may not see frames */
+	bool ksm;              /* a frame KSM merged (known only with frames) */
+};
+
+/* Whether a wanted pagemap entry may be a KSM frame worth looking up in
+ * /proc/kpageflags: KSM frames of more than one mapping are not exclusive. */
+static inline bool anon_pagemap_entry_maybe_ksm(uint64_t entry, uint64_t pfn)
+{
+	return pfn && !(entry & PAGEMAP_EXCLUSIVE);
+}
+
 struct anon_scan_ops {
 	/* Before a page's content is read: false skips it (e.g. a frame that
 	 * was already counted).  NULL reads every page. */
-	bool (*want)(void *ctx, uint64_t pfn);
+	bool (*want)(void *ctx, const struct anon_page *p);
 	/* A page's content (page_size bytes).  A negative return stops the
 	 * scan and is returned by anon_scan_pid. */
-	int (*page)(void *ctx, uint64_t pfn, const void *data);
+	int (*page)(void *ctx, const struct anon_page *p, const void *data);
 };
 
 struct anon_scan_result {
 	uint64_t present;      /* present anonymous pages seen in pagemap */
 	uint64_t read;         /* of them read and handed to ops->page */
 	uint64_t unreadable;   /* vanished or unreadable while being read */
+	uint64_t ksm;          /* of the present pages, mappings of KSM frames */
 	bool pfn_known;        /* pagemap showed frame numbers */
 };
 

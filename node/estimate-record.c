@@ -27,13 +27,18 @@ int64_t est_ksm_saved_bytes(const struct ksm_group_stat *s, double sharing, long
 	return round_bytes((double)s->merging_pages * sharing + (double)s->zero_pages, page_size);
 }
 
+/* The scan counts every mapping of a KSM frame already (estimate.h); what
+ * it cannot see are KSM's zero pages (use_zero_pages maps the shared zero
+ * page, which is not scanned), so those come from ksm_stat. */
 static void figures_from(const struct est_figures *f, long ps, double sharing, struct est_record_figures *o)
 {
+	int64_t ksm_zero = (int64_t)(f->ksm_now.zero_pages * (uint64_t)ps);
+
 	o->saved_at_scan_bytes = est_ksm_saved_bytes(&f->ksm_now, sharing, ps);
-	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps) + o->saved_at_scan_bytes;
-	o->achievable_bytes = round_bytes(f->saving_pages, ps) + o->saved_at_scan_bytes;
+	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps) + ksm_zero;
+	o->achievable_bytes = round_bytes(f->saving_pages, ps) + ksm_zero;
 	o->achievable_stderr_bytes = round_bytes(f->saving_se, ps);
-	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + o->saved_at_scan_bytes;
+	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + ksm_zero;
 }
 
 int est_record_from(const struct estimate *e, long page_size, double sharing, int64_t now, struct est_record *r,

@@ -21,12 +21,13 @@
 
 #define EST_RECORD_FILE "estimate.json"
 
-/* Figures in bytes (savings estimated, rounded).  The scan counts a page
- * KSM already merged once, so what it finds left to save is only the rest:
- * achievable is that rest plus what KSM saved already when it ran. */
+/* Figures in bytes (savings estimated, rounded).  The scan counts each
+ * mapping of a KSM frame as the page it was before the merge, so its
+ * figures are those of nothing merged; KSM's zero pages, which the scan does
+ * not see, are added from ksm_stat. */
 struct est_record_figures {
-	int64_t anon_bytes;             /* as if nothing were merged: scanned + saved_at_scan */
-	int64_t achievable_bytes;       /* within the domain: left to save + saved_at_scan */
+	int64_t anon_bytes;             /* as if nothing were merged: scanned + KSM zero pages */
+	int64_t achievable_bytes;       /* within the domain, including what KSM saved already */
 	int64_t saved_at_scan_bytes;    /* what KSM saved already (est_ksm_saved_bytes) */
 	int64_t achievable_stderr_bytes;
 	int64_t achievable_any_bytes;   /* if domains were ignored */

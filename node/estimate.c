@@ -210,7 +210,7 @@ static bool in_sample(const struct estimate *e, const struct est_digest *d)
 	return e->sample >= 1.0 || (double)d->hi < e->sample * 18446744073709551616.0;
 }
 
-int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_digest *d)
+static int add_page(struct estimate *e, size_t idx, uint64_t pfn, bool ksm, const struct est_digest *d)
 {
 	struct est_figures *f = &e->containers[idx].f;
 	int ret;
@@ -222,10 +222,14 @@ int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_
 		return -E2BIG;
 	}
 	if (pfn) {
+		/* KSM frames go into the set too (frame_pages), but each of
+		 * their mappings counts. */
 		ret = pfn_set_insert(e, pfn, true);
-		if (ret <= 0)
+		if (ret < 0 || (ret == 0 && !ksm))
 			return ret;
 		e->pfn_known = true;
+	} else {
+		ret = 1;
 	}
 	if (in_sample(e, d)) {
 		if (slots_add(e, d, (uint32_t)idx) < 0)
@@ -233,6 +237,10 @@ int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_
 		f->sampled_pages++;
 	}
 	f->anon_pages++;
+	if (ksm)
+		f->ksm_pages++;
+	if (ret == 1)
+		f->frame_pages++;
 	if (digest_eq(d, &e->zero_digest))
 		f->zero_pages++;
 	if (tables_bytes(e) > e->table_bytes_peak)
@@ -243,25 +251,36 @@ int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_
 	return 1;
 }
 
+int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_digest *d)
+{
+	return add_page(e, idx, pfn, false, d);
+}
+
+int est_add_ksm_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_digest *d)
+{
+	return add_page(e, idx, pfn, true, d);
+}
+
 struct scan_ctx {
 	struct estimate *e;
 	size_t idx;
 	long ps;
 };
 
-static bool scan_want(void *ctx, uint64_t pfn)
+static bool scan_want(void *ctx, const struct anon_page *p)
 {
 	struct scan_ctx *s = ctx;
 
-	/* Reading a frame counted before would cost I/O for nothing. */
-	return !pfn || !s->e->pfns || pfn_set_insert(s->e, pfn, false) != 0;
+	/* Reading a frame counted before would cost I/O for nothing; every
+	 * mapping of a KSM frame counts. */
+	return p->ksm || !p->pfn || !s->e->pfns || pfn_set_insert(s->e, p->pfn, false) != 0;
 }
 
-static int scan_page(void *ctx, uint64_t pfn, const void *data)
+static int scan_page(void *ctx, const struct anon_page *p, const void *data)
 {
 	struct scan_ctx *s = ctx;
 	struct est_digest d = est_hash_page(data, (size_t)s->ps);
-	int ret = est_add_page(s->e, s->idx, pfn, &d);
+	int ret = add_page(s->e, s->idx, p->pfn, p->ksm, &d);
 
 	return ret < 0 ? ret : 0;
 }
@@ -375,6 +394,8 @@ static void fig_sum_counts(struct est_figures *sum, const struct est_figures *f)
 {
 	sum->anon_pages += f->anon_pages;
 	sum->zero_pages += f->zero_pages;
+	sum->ksm_pages += f->ksm_pages;
+	sum->frame_pages += f->frame_pages;
 	sum->sampled_pages += f->sampled_pages;
 	ksm_group_stat_add(&sum->ksm_now, &f->ksm_now);
 }

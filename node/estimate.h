@@ -5,8 +5,14 @@
  * are hashed with XXH3-128 and counted.
  *
  * - Each physical page counts once, by frame number: pages shared after a
- *   fork, or already merged by KSM, are one page (the first container that
- *   maps it gets it).
+ *   fork are one page (the first container that maps it gets it).
+ * - A frame KSM merged counts once per mapping, as the pages it was before
+ *   the merge (host/anon-scan.h tells KSM frames apart).  So the figures do
+ *   not depend on how far ksmd got, also when it merges while the scan runs
+ *   and the processes that share a frame are read on either side of the
+ *   merge; the saving includes what KSM saves already.  (KSM pages that
+ *   became the shared zero page under use_zero_pages are not mapped pages;
+ *   estimate-record.h adds them from ksm_stat.)
  * - The saving KSM could reach inside a domain is its pages minus its
  *   distinct contents; the same figure over all containers is what the node
  *   would save if domains were ignored.  A container's share of its
@@ -45,7 +51,9 @@ struct est_digest {
 /* Figures of a container, a domain or the node.  Savings are in pages,
  * estimated (scaled by 1/sample); the rest are exact counts. */
 struct est_figures {
-	uint64_t anon_pages;        /* distinct physical anonymous pages scanned */
+	uint64_t anon_pages;        /* anonymous pages scanned: each frame once, a KSM frame once per mapping */
+	uint64_t ksm_pages;         /* of them mappings of KSM frames */
+	uint64_t frame_pages;       /* physical frames they take: a KSM frame once (all when frames are unknown) */
 	uint64_t zero_pages;        /* of them filled with zeros */
 	uint64_t sampled_pages;     /* of them in the sample */
 	double saving_pages;        /* KSM could save at most, within the domain */
@@ -117,6 +125,11 @@ struct est_digest est_hash_page(const void *data, size_t page_size);
  * Returns 1 when counted, 0 when the frame was counted before, -E2BIG when
  * max_pages is reached (the page is not counted), -ENOMEM. */
 int est_add_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_digest *d);
+
+/* Count one mapping of the KSM frame pfn by container idx: every mapping
+ * counts, as the page it was before KSM merged it.  Returns as est_add_page
+ * (never 0). */
+int est_add_ksm_page(struct estimate *e, size_t idx, uint64_t pfn, const struct est_digest *d);
 
 /* Scan the processes of container idx (host/anon-scan.h) and read their
  * ksm_stat.  Processes that exit are skipped.  -E2BIG when max_pages

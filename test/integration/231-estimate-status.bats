@@ -87,6 +87,13 @@ doctor_estimate() {
 		"$STATE_DIR/estimate.json" || fail "team-b achievable"
 
 	wait_merged $((16 * MIB / 4096)) "$(container_pid twin1)" "$(container_pid twin2)"
+	# Once merged, the same scan finds the same achievable (each mapping of
+	# a KSM frame counts as the page it was) and sees the frames it saved.
+	run_ok sp estimate --quiet --no-save --runtime-root "$RT_ROOT" --json
+	json=$(echo "$output" | jq '.domains[] | select(.domain == "local/team-a")')
+	within "$(echo "$json" | jq .saving_bytes)" $((16 * MIB)) 2 || fail "team-a saving after merging: $json"
+	echo "$json" | jq -e --argjson m $MIB '.ksm_pages * 4096 >= 0.95 * 32 * $m
+		and .anon_bytes - .frame_bytes >= 0.95 * 16 * $m' || fail "merged frames not seen: $json"
 	# status --json: saved beside achievable, ratio near 1 in team-a.
 	run_ok sp status --json
 	json=$output

@@ -69,7 +69,7 @@ static void test_frames_counted_once(void **state)
 	est_init(&e);
 	a = add(&e, "a", "team");
 	b = add(&e, "b", "team");
-	/* One frame mapped by two processes (fork, or merged by KSM). */
+	/* One frame mapped by two processes after fork. */
 	assert_int_equal(est_add_page(&e, a, 1000, &d), 1);
 	assert_int_equal(est_add_page(&e, b, 1000, &d), 0);
 	assert_int_equal(est_add_page(&e, a, 1000, &d), 0);
@@ -79,8 +79,47 @@ static void test_frames_counted_once(void **state)
 	assert_int_equal(e.containers[a].f.anon_pages, 1);
 	assert_int_equal(e.containers[b].f.anon_pages, 1);
 	assert_int_equal(e.node.anon_pages, 2);
+	assert_int_equal(e.node.frame_pages, 2);
 	assert_true(fabs(e.node.saving_pages - 1) < 1e-9);
 	assert_true(fabs(e.containers[a].f.saving_pages - 0.5) < 1e-9);
+	assert_true(e.pfn_known);
+	est_free(&e);
+}
+
+/*
+ * ksmd merges while the scan runs: twin a is read before the merge (its
+ * frame 1000 is an ordinary page), twin b after it (KSM made frame 1000 the
+ * KSM page in place, and b maps it now).  Both pages count, as they do when
+ * both are read before the merge (3000, 3001) or both after it (2000): the
+ * saving is the same whichever side of the merge each twin was read on.
+ */
+static void test_ksm_frames_count_per_mapping(void **state)
+{
+	struct estimate e;
+	struct est_digest d1 = content(1), d2 = content(2), d3 = content(3);
+	size_t a, b;
+
+	(void)state;
+	est_init(&e);
+	a = add(&e, "a", "team");
+	b = add(&e, "b", "team");
+	assert_int_equal(est_add_page(&e, a, 1000, &d1), 1);
+	assert_int_equal(est_add_ksm_page(&e, b, 1000, &d1), 1);
+	assert_int_equal(est_add_ksm_page(&e, a, 2000, &d2), 1);
+	assert_int_equal(est_add_ksm_page(&e, b, 2000, &d2), 1);
+	assert_int_equal(est_add_page(&e, a, 3000, &d3), 1);
+	assert_int_equal(est_add_page(&e, b, 3001, &d3), 1);
+	/* An ordinary frame counted before still counts once. */
+	assert_int_equal(est_add_page(&e, b, 3000, &d3), 0);
+	finish(&e);
+	assert_int_equal(e.node.anon_pages, 6);
+	assert_int_equal(e.node.ksm_pages, 3);
+	/* What the pages take: 1000, 2000, 3000 and 3001. */
+	assert_int_equal(e.node.frame_pages, 4);
+	assert_int_equal(e.containers[a].f.ksm_pages, 1);
+	assert_int_equal(e.containers[b].f.ksm_pages, 2);
+	assert_true(fabs(e.node.saving_pages - 3) < 1e-9);
+	assert_true(fabs(e.containers[a].f.saving_pages - 1.5) < 1e-9);
 	assert_true(e.pfn_known);
 	est_free(&e);
 }
@@ -241,6 +280,10 @@ static void test_maps_and_pagemap_parsing(void **state)
 	assert_false(anon_pagemap_entry_wanted(PAGEMAP_PRESENT | PAGEMAP_FILE_OR_SHARED | 5, 0, &pfn));
 	assert_false(anon_pagemap_entry_wanted(PAGEMAP_SWAPPED | 5, 0, &pfn));
 	assert_false(anon_pagemap_entry_wanted(0, 0, &pfn));
+	/* Only a frame mapped more than once may be a KSM page worth a lookup. */
+	assert_true(anon_pagemap_entry_maybe_ksm(PAGEMAP_PRESENT | 1234, 1234));
+	assert_false(anon_pagemap_entry_maybe_ksm(PAGEMAP_PRESENT | PAGEMAP_EXCLUSIVE | 1234, 1234));
+	assert_false(anon_pagemap_entry_maybe_ksm(PAGEMAP_PRESENT, 0)); /* frames not visible */
 }
 
 #define REGION_PAGES 8192
@@ -353,10 +396,13 @@ static void test_record_round_trip(void **state)
 	assert_int_equal(est_record_load(dir, &back, &err), -ENOENT);
 	assert_null(err);
 	two_domains(&e);
-	/* team-a had 4 pages merged by KSM into one already (sharing 3/4):
-	 * 3 saved, on top of the 2 the scan finds left. */
+	/* team-a had 4 pages merged by KSM into one already (sharing 3/4: 3
+	 * saved, which the scan counted already, each mapping as a page) and 2
+	 * pages merged into the shared zero page, which the scan cannot see. */
 	e.domains[0].f.ksm_now.merging_pages = 4;
 	e.node.ksm_now.merging_pages = 4;
+	e.domains[0].f.ksm_now.zero_pages = 2;
+	e.node.ksm_now.zero_pages = 2;
 	assert_int_equal(est_record_from(&e, 4096, 0.75, 1700000000, &r, &err), 0);
 	est_free(&e);
 	assert_int_equal(est_record_save(dir, &r, &err), 0);
@@ -364,13 +410,13 @@ static void test_record_round_trip(void **state)
 	assert_int_equal(back.time, 1700000000);
 	assert_true(back.complete);
 	assert_int_equal(back.containers, 3);
-	assert_int_equal(back.node.anon_bytes, (9 + 3) * 4096);
-	assert_int_equal(back.node.achievable_bytes, (4 + 3) * 4096);
-	assert_int_equal(back.node.saved_at_scan_bytes, 3 * 4096);
-	assert_int_equal(back.node.achievable_any_bytes, (6 + 3) * 4096);
+	assert_int_equal(back.node.anon_bytes, (9 + 2) * 4096);
+	assert_int_equal(back.node.achievable_bytes, (4 + 2) * 4096);
+	assert_int_equal(back.node.saved_at_scan_bytes, (3 + 2) * 4096);
+	assert_int_equal(back.node.achievable_any_bytes, (6 + 2) * 4096);
 	d = est_record_find(&back, "team-a");
 	assert_non_null(d);
-	assert_int_equal(d->f.achievable_bytes, (2 + 3) * 4096);
+	assert_int_equal(d->f.achievable_bytes, (2 + 2) * 4096);
 	assert_int_equal(back.n_domains, 2);
 	d = est_record_find(&back, "team-b");
 	assert_non_null(d);
@@ -454,6 +500,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_counted_once),
+		cmocka_unit_test(test_ksm_frames_count_per_mapping),
 		cmocka_unit_test(test_zero_pages),
 		cmocka_unit_test(test_two_domains_vs_ignoring_them),
 		cmocka_unit_test(test_sampling),
