@@ -388,6 +388,10 @@ static void print_table(const struct estimate *e, long ps)
 	if (e->truncated)
 		printf("Stopped after %" PRIu64 " pages (--max-pages): the figures cover only what was read.\n",
 		       e->done.pages_read);
+	if (e->pfn_known && e->ksm_unknown)
+		printf("KSM pages could not be told apart (no /proc/kpageflags, or one that marks every\n"
+		       "anonymous page KSM, as Linux 6.10-6.12 do): a page KSM merged already counts once,\n"
+		       "and the kept result adds what ksm_stat says KSM saved.\n");
 	if (!e->pfn_known && e->node.anon_pages)
 		printf("Frame numbers were not visible (needs CAP_SYS_ADMIN): pages shared by fork\n"
 		       "are counted once per process, which overstates both memory and saving.\n");
@@ -431,6 +435,7 @@ static json_object *json_estimate(const struct estimate *e, long ps)
 	json_object_object_add(o, "max_pages", e->max_pages ? json_object_new_int64((int64_t)e->max_pages) : NULL);
 	json_object_object_add(o, "complete", json_object_new_boolean(!e->truncated));
 	json_object_object_add(o, "frames_known", json_object_new_boolean(e->pfn_known));
+	json_object_object_add(o, "ksm_frames_known", json_object_new_boolean(e->pfn_known && !e->ksm_unknown));
 	json_object_object_add(o, "pages_read", json_object_new_int64((int64_t)e->done.pages_read));
 	json_object_object_add(o, "table_bytes_peak", json_object_new_int64((int64_t)e->table_bytes_peak));
 	json_object_object_add(o, "bytes_per_page_max", json_object_new_int(EST_BYTES_PER_PAGE));

@@ -72,6 +72,31 @@ uint64_t anon_scan_zero_pfn(void)
 	return (entry & PAGEMAP_PRESENT) ? entry & PAGEMAP_PFN_MASK : 0;
 }
 
+bool anon_kpageflags_ksm_reliable(int fd)
+{
+	static int cached = -1;
+	long ps = sysconf(_SC_PAGESIZE);
+	_cleanup_close_ int pm_fd = -EBADF;
+	volatile unsigned char *p;
+	uint64_t entry = 0, flags = 0;
+
+	if (cached >= 0)
+		return cached;
+	pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm_fd < 0)
+		return false;
+	p = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	p[0] = 1; /* a page of its own, mapped only here */
+	if (pagemap_read(pm_fd, (uint64_t)(uintptr_t)p, ps, &entry, 1) == 1 && (entry & PAGEMAP_PRESENT) &&
+	    (entry & PAGEMAP_PFN_MASK) &&
+	    pread(fd, &flags, sizeof(flags), (off_t)((entry & PAGEMAP_PFN_MASK) * sizeof(flags))) == sizeof(flags))
+		cached = !(flags & KPAGEFLAGS_KSM);
+	munmap((void *)p, (size_t)ps);
+	return cached == 1;
+}
+
 struct scan {
 	pid_t pid;
 	int pagemap_fd, mem_fd;
@@ -232,6 +257,11 @@ int anon_scan_pid(pid_t pid, const struct anon_scan_ops *ops, void *ctx, struct 
 	TAKE_FD(maps_fd);
 	/* Only with frames to look up; without CAP_SYS_ADMIN it is not readable. */
 	kpageflags_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (kpageflags_fd >= 0 && !anon_kpageflags_ksm_reliable(kpageflags_fd)) {
+		close(kpageflags_fd);
+		kpageflags_fd = -EBADF;
+	}
+	result->ksm_known = kpageflags_fd >= 0;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return sp_error_set(err, ENOMEM, "scan pid %d", (int)pid);

@@ -22,7 +22,9 @@
  * in /proc/kpageflags (CAP_SYS_ADMIN, as the frame numbers), and a KSM
  * frame is reported as such, so a caller can count each of its mappings as
  * the page it was before KSM merged it.  That count does not depend on how
- * far ksmd got while the scan ran.
+ * far ksmd got while the scan ran.  Linux 6.10 to 6.12 set KPF_KSM on every
+ * anonymous page; a probe of a page of our own finds that out, and then no
+ * page is reported as KSM (result.ksm_known is false).
  */
 #ifndef SP_ANON_SCAN_H
 #define SP_ANON_SCAN_H
@@ -68,6 +70,11 @@ bool anon_pagemap_entry_wanted(uint64_t entry, uint64_t zero_pfn, uint64_t *pfn)
  * may not see frames. */
 uint64_t anon_scan_zero_pfn(void);
 
+/* Whether kpageflags (open as fd) tells KSM pages apart: a page of our own,
+ * written and mapped only here, must not read as KSM.  The answer is
+ * cached for the process. */
+bool anon_kpageflags_ksm_reliable(int fd);
+
 /* A present anonymous page as the scan sees it. */
 struct anon_page {
 	uint64_t pfn;          /* 0 when the reader may not see frames */
@@ -95,6 +102,7 @@ struct anon_scan_result {
 	uint64_t read;         /* of them read and handed to ops->page */
 	uint64_t unreadable;   /* vanished or unreadable while being read */
 	uint64_t ksm;          /* of the present pages, mappings of KSM frames */
+	bool ksm_known;        /* KSM frames were told apart (kpageflags readable and right) */
 	bool pfn_known;        /* pagemap showed frame numbers */
 };
 

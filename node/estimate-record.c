@@ -29,16 +29,21 @@ int64_t est_ksm_saved_bytes(const struct ksm_group_stat *s, double sharing, long
 
 /* The scan counts every mapping of a KSM frame already (estimate.h); what
  * it cannot see are KSM's zero pages (use_zero_pages maps the shared zero
- * page, which is not scanned), so those come from ksm_stat. */
-static void figures_from(const struct est_figures *f, long ps, double sharing, struct est_record_figures *o)
+ * page, which is not scanned), so those come from ksm_stat.  Where it could
+ * not tell KSM frames apart (ksm_unknown), it counted each once, and all
+ * KSM saved comes from ksm_stat (then a scan that runs while ksmd merges
+ * reads the twins on different sides of the merge: an approximation). */
+static void figures_from(const struct est_figures *f, long ps, double sharing, bool ksm_unknown,
+			 struct est_record_figures *o)
 {
-	int64_t ksm_zero = (int64_t)(f->ksm_now.zero_pages * (uint64_t)ps);
+	int64_t add;
 
 	o->saved_at_scan_bytes = est_ksm_saved_bytes(&f->ksm_now, sharing, ps);
-	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps) + ksm_zero;
-	o->achievable_bytes = round_bytes(f->saving_pages, ps) + ksm_zero;
+	add = ksm_unknown ? o->saved_at_scan_bytes : (int64_t)(f->ksm_now.zero_pages * (uint64_t)ps);
+	o->anon_bytes = (int64_t)(f->anon_pages * (uint64_t)ps) + add;
+	o->achievable_bytes = round_bytes(f->saving_pages, ps) + add;
 	o->achievable_stderr_bytes = round_bytes(f->saving_se, ps);
-	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + ksm_zero;
+	o->achievable_any_bytes = round_bytes(f->saving_any_pages, ps) + add;
 }
 
 int est_record_from(const struct estimate *e, long page_size, double sharing, int64_t now, struct est_record *r,
@@ -52,14 +57,14 @@ int est_record_from(const struct estimate *e, long page_size, double sharing, in
 	r->complete = !e->truncated;
 	r->frames_known = e->pfn_known;
 	r->containers = e->n_containers;
-	figures_from(&e->node, page_size, sharing, &r->node);
+	figures_from(&e->node, page_size, sharing, e->ksm_unknown, &r->node);
 	if (e->n_domains && !(r->domains = calloc(e->n_domains, sizeof(*r->domains))))
 		return sp_error_set(err, ENOMEM, "estimate record");
 	for (i = 0; i < e->n_domains; i++, r->n_domains++) {
 		if (!(r->domains[i].domain = strdup(e->domains[i].name)))
 			return sp_error_set(err, ENOMEM, "estimate record");
 		r->domains[i].containers = e->domains[i].containers;
-		figures_from(&e->domains[i].f, page_size, sharing, &r->domains[i].f);
+		figures_from(&e->domains[i].f, page_size, sharing, e->ksm_unknown, &r->domains[i].f);
 	}
 	return 0;
 }

@@ -310,6 +310,8 @@ int est_scan_pids(struct estimate *e, size_t idx, const pid_t *pids, size_t n, s
 			return sp_error_set(err, ENOMEM, "estimate: digest table (%zu bytes)", tables_bytes(e));
 		if (ret < 0)
 			return sp_error_wrap(err, "container `%s`", c->id);
+		if (res.present && !res.ksm_known)
+			e->ksm_unknown = true;
 		c->processes++;
 	}
 	return 0;

@@ -10,7 +10,9 @@
  *   the merge (host/anon-scan.h tells KSM frames apart).  So the figures do
  *   not depend on how far ksmd got, also when it merges while the scan runs
  *   and the processes that share a frame are read on either side of the
- *   merge; the saving includes what KSM saves already.  (KSM pages that
+ *   merge; the saving includes what KSM saves already.  Where KSM
+ *   frames cannot be told apart (ksm_unknown) they count once, and
+ *   estimate-record.h adds what ksm_stat says KSM saved.  (KSM pages that
  *   became the shared zero page under use_zero_pages are not mapped pages;
  *   estimate-record.h adds them from ksm_stat.)
  * - The saving KSM could reach inside a domain is its pages minus its
@@ -97,6 +99,9 @@ struct estimate {
 	struct est_figures node;
 
 	bool pfn_known;             /* frames were visible: physical pages counted once */
+	bool ksm_unknown;           /* a process was scanned without telling KSM frames apart
+	                             * (no kpageflags, or one that marks every page KSM):
+	                             * its KSM frames counted once, as ordinary frames */
 	bool truncated;             /* max_pages stopped the scan */
 	struct est_progress done;
 	size_t table_bytes_peak;    /* digest table + frame set at their largest */

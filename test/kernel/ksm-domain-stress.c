@@ -1187,6 +1187,33 @@ static bool page_is_ksm(uint64_t pfn)
 	return flags >> KPF_KSM & 1;
 }
 
+/*
+ * Whether kpageflags tells KSM pages apart: a page of our own, written and
+ * mapped only here, must not read as KSM.  6.12 without kernel/patches/0011
+ * sets KPF_KSM on every anonymous page, which would make every page that a
+ * fork shares look like a KSM page of two domains.
+ */
+static void kpageflags_ksm_check(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	volatile char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t pm = 0;
+	int fd;
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	p[0] = 1;
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)p / ps * 8)) != sizeof(pm) ||
+	    !(pm & PM_PRESENT) || !(pm & PM_PFN_MASK))
+		die("cannot read this process's own pagemap frame");
+	close(fd);
+	if (page_is_ksm(pm & PM_PFN_MASK))
+		die("/proc/kpageflags says KSM for a plain anonymous page: this kernel lacks "
+		    "kernel/patches/0011 (fs/proc/page: report KPF_KSM only for KSM pages), KSM pages cannot be told apart");
+	munmap((void *)p, ps);
+}
+
 /* Entries of @task's pagemap for pages @first..@first+@n-1 of the fill
  * region; the number read (0: no mm). */
 static int read_pagemap(const char *task, int first, int n, uint64_t *pm)
@@ -1663,6 +1690,7 @@ int main(int argc, char **argv)
 	kpageflags_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (kpageflags_fd < 0)
 		die("open /proc/kpageflags: %s", strerror(errno));
+	kpageflags_ksm_check();
 	/* Numeric ids well below any cgroup id (those have bit 32 set). */
 	snprintf(dom_id, sizeof(dom_id), "%d", 700000 + (int)(main_pid % 100000));
 	snprintf(dom_id2, sizeof(dom_id2), "%d", 800000 + (int)(main_pid % 100000));

@@ -427,6 +427,21 @@ static void test_record_round_trip(void **state)
 	est_record_free(&r);
 	est_record_free(&back);
 
+	/* A kernel whose kpageflags cannot tell KSM frames apart: the scan
+	 * counted the merged frame once, so all KSM saved comes from ksm_stat. */
+	two_domains(&e);
+	e.ksm_unknown = true;
+	e.domains[0].f.ksm_now.merging_pages = 4;
+	e.node.ksm_now.merging_pages = 4;
+	e.domains[0].f.ksm_now.zero_pages = 2;
+	e.node.ksm_now.zero_pages = 2;
+	assert_int_equal(est_record_from(&e, 4096, 0.75, 1700000000, &r, &err), 0);
+	est_free(&e);
+	assert_int_equal(r.node.anon_bytes, (9 + 3 + 2) * 4096);
+	assert_int_equal(r.node.achievable_bytes, (4 + 3 + 2) * 4096);
+	assert_int_equal(r.node.saved_at_scan_bytes, (3 + 2) * 4096);
+	est_record_free(&r);
+
 	/* A file of another version is an error naming it, not a zero. */
 	snprintf(path, sizeof(path), "%s/%s", dir, EST_RECORD_FILE);
 	FILE *f = fopen(path, "w");
