@@ -10,12 +10,19 @@
 #   4. ksm-stress (test/kernel/ksm-stress.c): enable/disable writes while
 #      processes fork, exec, exit, clone3 into cgroups and migrate, ksmd at
 #      full speed, then no missed process
+#   5. kselftest cgroup/test_ksm_domain (the domains' semantics)
+#   6. ksm-domain-stress (test/kernel/ksm-domain-stress.c): ksm.domain and
+#      ksm.enable writes while processes fork, exec, vfork, clone3 into
+#      cgroups, exit and migrate between domains, ksmd at full speed; a
+#      checker that finds no page frame merged across domains and no KSM
+#      page under deny
 # and after each test scans the kernel log for reports (a lockdep splat,
 # KASAN, a WARN, a BUG, sleeping in atomic context, a hung task): any report
 # is a failure of that test, with the report's first lines in the TAP output
 # and the whole log in $SP_RESULTS/kmsg.  Writes TAP to $SP_RESULTS/tap.
 #
-# KSM_STRESS_SECONDS (default 60) is passed on from the host by run.sh.
+# KSM_STRESS_SECONDS (default 60, both stresses) is passed on from the host
+# by run.sh.
 set -u
 
 R=${SP_RESULTS:?}
@@ -110,12 +117,12 @@ else
 	tap ok "boot without kernel reports"
 fi
 
-for t in test_ksm test_core test-native-guest ksm-stress; do
+for t in test_ksm test_core test-native-guest ksm-stress test_ksm_domain ksm-domain-stress; do
 	[ -x "$GB/$t" ] || { tap fail "$t" "$GB/$t not built"; continue; }
 	case $t in
-	ksm-stress)
+	ksm-stress | ksm-domain-stress)
 		secs=${KSM_STRESS_SECONDS:-60}
-		run_test "ksm-stress (${secs} s)" $((secs + 240)) "$GB/ksm-stress" -t "$secs"
+		run_test "$t (${secs} s)" $((secs + 240)) "$GB/$t" -t "$secs"
 		;;
 	*) run_test "$t" 300 "$GB/$t" ;;
 	esac
