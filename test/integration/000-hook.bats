@@ -65,7 +65,7 @@ teardown() {
 	b=$(make_bundle merge samepage.io/merge=true -- fillmem 4 1 2)
 	start_container merge "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
-	wait_ready merge
+	wait_ready merge 30 3
 	pid=$(container_pid merge)
 	[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "init $pid: $(cat /proc/$pid/ksm_stat)"
 	local n=0

@@ -165,7 +165,7 @@ ksm_merged_pages() {
 	done
 	wait
 	for i in 1 2 3 4 5 6; do
-		wait_ready "many$i"
+		wait_ready "many$i" 30 2
 		pid=$(container_pid "many$i")
 		[ "$(ksm_field "$pid" ksm_merge_any)" = yes ] || fail "many$i not enabled"
 		grep -q '^TracerPid:[[:space:]]*0$' /proc/$pid/status || fail "many$i still traced"

@@ -47,7 +47,7 @@ teardown() {
 	b=$(make_bundle web samepage.io/merge=true samepage.io/domain=team-a -- fillmem 4 1 2)
 	start_container web "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
-	wait_ready web
+	wait_ready web 30 3
 	run_ok "$SAMEPAGE" --state-dir "$STATE_DIR" status --json
 	echo "$output" | jq -e --arg cg "$(container_cgroup web)" \
 		'.containers | length == 1 and .[0].id == "web" and .[0].domain == "local/team-a" and .[0].state == "on"
@@ -72,8 +72,8 @@ teardown() {
 	[ "$status" -eq 0 ] || fail "twin1 did not start: $output"
 	start_container twin2 "$b2"
 	[ "$status" -eq 0 ] || fail "twin2 did not start: $output"
-	wait_ready twin1
-	wait_ready twin2
+	wait_ready twin1 30 2
+	wait_ready twin2 30 2
 	pids=$(cat "$(container_cgroup twin1)/cgroup.procs" "$(container_cgroup twin2)/cgroup.procs")
 	# Wait until merging has settled: the same sums twice in a row.
 	for i in $(seq 1 60); do

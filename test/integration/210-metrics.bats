@@ -55,7 +55,7 @@ own_cgroup_entry() {
 	b=$(make_bundle m1 samepage.io/merge=true samepage.io/domain=team-a -- fillmem 4 1 1)
 	start_container m1 "$b"
 	[ "$status" -eq 0 ] || fail "container did not start: $output"
-	wait_ready m1
+	wait_ready m1 30 2
 	"$SAMEPAGE" --state-dir "$STATE_DIR" metrics > "$BATS_TEST_TMPDIR/out.prom"
 	cat "$BATS_TEST_TMPDIR/out.prom" >&2
 	run_ok prom_validate "$BATS_TEST_TMPDIR/out.prom"

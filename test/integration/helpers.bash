@@ -226,14 +226,16 @@ ksm_field() {
 	awk -v k="$2" '$1 == k || $1 == k ":" {print $2}' "/proc/$1/ksm_stat"
 }
 
-# Wait (up to $2 s) until the container's workload printed "ready".
+# Wait (up to $2 s, default 30) until the container's workload printed $3
+# (default 1) "ready" lines: fillmem's children print their own once they
+# filled their memory.
 wait_ready() {
-	local id=$1 i
+	local id=$1 want=${3:-1} i
 	for i in $(seq 1 $((${2:-30} * 10))); do
-		grep -q '^ready' "$BATS_TEST_TMPDIR/$id.log" 2>/dev/null && return 0
+		[ "$(grep -c '^ready' "$BATS_TEST_TMPDIR/$id.log" 2>/dev/null)" -ge "$want" ] && return 0
 		sleep 0.1
 	done
-	fail "container $id not ready: $(cat "$BATS_TEST_TMPDIR/$id.log")"
+	fail "container $id: $want ready lines expected: $(cat "$BATS_TEST_TMPDIR/$id.log")"
 }
 
 # Pids of all processes in a container (host view).
