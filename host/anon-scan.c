@@ -53,7 +53,9 @@ static int pagemap_read(int fd, uint64_t addr, long ps, uint64_t *entries, size_
 	return (int)(r / (ssize_t)sizeof(*entries));
 }
 
-uint64_t anon_scan_zero_pfn(void)
+/* The pagemap entry of a page of our own, after a read fault (it maps the
+ * shared zero page) or a write (a page mapped only here); 0 on failure. */
+static uint64_t own_page_entry(bool write)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -62,39 +64,35 @@ uint64_t anon_scan_zero_pfn(void)
 
 	if (fd < 0)
 		return 0;
-	p = mmap(NULL, (size_t)ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 0;
-	(void)p[0]; /* a read fault maps the shared zero page */
+	if (write)
+		p[0] = 1;
+	else
+		(void)p[0];
 	if (pagemap_read(fd, (uint64_t)(uintptr_t)p, ps, &entry, 1) != 1)
 		entry = 0;
 	munmap((void *)p, (size_t)ps);
-	return (entry & PAGEMAP_PRESENT) ? entry & PAGEMAP_PFN_MASK : 0;
+	return (entry & PAGEMAP_PRESENT) ? entry : 0;
+}
+
+uint64_t anon_scan_zero_pfn(void)
+{
+	return own_page_entry(false) & PAGEMAP_PFN_MASK;
 }
 
 bool anon_kpageflags_ksm_reliable(int fd)
 {
 	static int cached = -1;
-	long ps = sysconf(_SC_PAGESIZE);
-	_cleanup_close_ int pm_fd = -EBADF;
-	volatile unsigned char *p;
-	uint64_t entry = 0, flags = 0;
+	uint64_t pfn, flags = 0;
 
-	if (cached >= 0)
-		return cached;
-	pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pm_fd < 0)
-		return false;
-	p = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	p[0] = 1; /* a page of its own, mapped only here */
-	if (pagemap_read(pm_fd, (uint64_t)(uintptr_t)p, ps, &entry, 1) == 1 && (entry & PAGEMAP_PRESENT) &&
-	    (entry & PAGEMAP_PFN_MASK) &&
-	    pread(fd, &flags, sizeof(flags), (off_t)((entry & PAGEMAP_PFN_MASK) * sizeof(flags))) == sizeof(flags))
-		cached = !(flags & KPAGEFLAGS_KSM);
-	munmap((void *)p, (size_t)ps);
-	return cached == 1;
+	if (cached < 0) {
+		pfn = own_page_entry(true) & PAGEMAP_PFN_MASK;
+		cached = pfn && pread(fd, &flags, sizeof(flags), (off_t)(pfn * sizeof(flags))) == sizeof(flags) &&
+			 !(flags & KPAGEFLAGS_KSM);
+	}
+	return cached;
 }
 
 struct scan {
